@@ -1,0 +1,143 @@
+"""Everything that differs between detectron2 releases, in one place.
+
+gn_det supports two detectron2 installations:
+
+* ``pb1-detectron2==0.6`` from PyPI: detectron2 v0.6's Python sources built without the optional
+  C++ extension ``detectron2._C`` (see ``tools/install_detectron2.py``). On today's numpy, Pillow
+  and torch it needs the small fixes below.
+* detectron2 built from source (distribution name ``detectron2``). Nothing here touches it.
+
+``import gn_det`` applies :func:`apply` before anything imports ``detectron2`` submodules. Each fix
+checks that it is needed, so calling :func:`apply` twice, or on an installation that does not need
+it, does nothing.
+"""
+import importlib.metadata
+import sys
+import types
+
+import numpy as np
+from PIL import Image
+
+# The PyPI distribution that ships detectron2 v0.6 without its C++ extension.
+PB1_DISTRIBUTION = "pb1-detectron2"
+
+# numpy aliases removed in numpy 1.24 that detectron2 v0.6 still uses at call time.
+_REMOVED_NUMPY_ALIASES = {"int": int, "float": float, "str": str, "object": object, "bool": bool}
+
+# detectron2 v0.6 modules whose functions use the removed numpy aliases.
+_MODULES_USING_NUMPY_ALIASES = (
+    "detectron2.data.build",
+    "detectron2.data.datasets.pascal_voc",
+    "detectron2.evaluation.pascal_voc_evaluation",
+    "detectron2.evaluation.sem_seg_evaluation",
+    "detectron2.structures.masks",
+    "detectron2.utils.visualizer",
+    "detectron2.utils.video_visualizer",
+)
+
+_MISSING_EXTENSION_MESSAGE = (
+    "detectron2 was installed without its C++ extension (detectron2._C), so '{name}' is "
+    "unavailable. gn_det's models do not need it (RoIAlign and NMS come from torchvision, COCO "
+    "evaluation from pycocotools). To use deformable convolutions, rotated boxes or detectron2's "
+    "fast COCO evaluation, build detectron2 from source: "
+    "pip install --no-build-isolation 'git+https://github.com/facebookresearch/detectron2.git'"
+)
+
+
+def installed_detectron2_distribution():
+    """Name of the installed distribution that provides ``detectron2``, or None."""
+    for name in (PB1_DISTRIBUTION, "detectron2"):
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return name
+    return None
+
+
+def needs_v06_fixes(distribution=None):
+    """True when the installed detectron2 is the PyPI v0.6 copy that needs the fixes here."""
+    if distribution is None:
+        distribution = installed_detectron2_distribution()
+    return distribution == PB1_DISTRIBUTION
+
+
+class _MissingExtension(types.ModuleType):
+    """Stands in for ``detectron2._C``: importing it works, using any operator raises."""
+
+    def __init__(self):
+        super().__init__("detectron2._C")
+        self.__file__ = None
+
+    def get_compiler_version(self):
+        return "not built (detectron2 installed without its C++ extension)"
+
+    def get_cuda_version(self):
+        return "not built"
+
+    def has_cuda(self):
+        return False
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise RuntimeError(_MISSING_EXTENSION_MESSAGE.format(name=f"detectron2._C.{name}"))
+
+
+class _NumpyWithRemovedAliases(types.ModuleType):
+    """numpy, plus the aliases (np.int, np.float, ...) that numpy 1.24 removed."""
+
+    def __init__(self):
+        super().__init__("numpy")
+
+    def __getattr__(self, name):
+        if name in _REMOVED_NUMPY_ALIASES and not hasattr(np, name):
+            return _REMOVED_NUMPY_ALIASES[name]
+        return getattr(np, name)
+
+
+def has_cpp_extension():
+    """True when ``detectron2._C`` is a real compiled extension."""
+    module = sys.modules.get("detectron2._C")
+    if module is not None:
+        return not isinstance(module, _MissingExtension)
+    try:
+        import detectron2._C  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _install_missing_extension_stub():
+    if has_cpp_extension():
+        return
+    import detectron2
+
+    stub = _MissingExtension()
+    sys.modules["detectron2._C"] = stub
+    detectron2._C = stub
+
+
+def _restore_pillow_linear():
+    # Pillow 10 removed Image.LINEAR; v0.6 uses it as a default argument at import time.
+    if not hasattr(Image, "LINEAR"):
+        Image.LINEAR = Image.BILINEAR
+
+
+def _give_numpy_aliases_to_detectron2_modules():
+    import importlib
+
+    proxy = _NumpyWithRemovedAliases()
+    for module_name in _MODULES_USING_NUMPY_ALIASES:
+        module = importlib.import_module(module_name)
+        if module.np is np:
+            module.np = proxy
+
+
+def apply():
+    """Make the installed detectron2 work on today's stack. A no-op where nothing is needed."""
+    if not needs_v06_fixes():
+        return
+    _install_missing_extension_stub()
+    _restore_pillow_linear()
+    _give_numpy_aliases_to_detectron2_modules()
