@@ -18,13 +18,16 @@ import tarfile
 
 REQUIREMENT = "pb1-detectron2"
 
-# Runs the sdist's setup.py with ext_modules emptied; setup.py is not edited.
+# Runs the sdist's setup.py with ext_modules emptied; setup.py is not edited. Its package_data
+# expects a top-level configs/ folder that the sdist lacks (the configs sit inside the package), so
+# the model zoo configs (e.g. Misc/mask_rcnn_R_50_FPN_3x_gn.yaml) are named where they are.
 _BUILD_WITHOUT_EXTENSION = """
 import runpy, sys, setuptools
 _setup = setuptools.setup
 def _setup_without_extension(**kwargs):
     kwargs["ext_modules"] = []
     kwargs.pop("cmdclass", None)
+    kwargs["package_data"] = {"detectron2.model_zoo": ["configs/**/*.yaml", "configs/**/*.py"]}
     return _setup(**kwargs)
 setuptools.setup = _setup_without_extension
 sys.argv = ["setup.py", "bdist_wheel", "--dist-dir", sys.argv[1]]
