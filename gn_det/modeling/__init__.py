@@ -1,0 +1,4 @@
+# Importing these modules registers gn_det's components in detectron2's registries.
+from . import backbone, roi_heads  # noqa: F401  (registration)
+from .backbone import build_gn_det_resnet
+from .roi_heads import GNDetConvFCHead, GNDetMaskRCNNConvUpsampleHead, GNDetRes5ROIHeads

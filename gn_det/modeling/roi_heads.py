@@ -1,0 +1,114 @@
+"""RoI heads whose norms come from gn_det's norm factory.
+
+* ``GNDetConvFCHead``: detectron2's conv+fc box head (4conv1fc in the paper); ``ROI_BOX_HEAD.NORM``
+  is "GN", "BN" (batch statistics, the paper's failure case) or "" (none).
+* ``GNDetMaskRCNNConvUpsampleHead``: detectron2's 4conv + deconv mask head with a GN option.
+* ``GNDetRes5ROIHeads``: the C4 RoI head; res5 gets ``MODEL.RESNETS.NORM`` from the same factory.
+
+They subclass detectron2's heads and change only how the norm is chosen, so module names and
+checkpoints are detectron2's. A norm key that would be silently ignored is an error instead.
+"""
+from detectron2.config import configurable
+from detectron2.modeling.backbone.resnet import BottleneckBlock, ResNet
+from detectron2.modeling.roi_heads import (
+    ROI_BOX_HEAD_REGISTRY,
+    ROI_HEADS_REGISTRY,
+    ROI_MASK_HEAD_REGISTRY,
+    FastRCNNConvFCHead,
+    MaskRCNNConvUpsampleHead,
+    Res5ROIHeads,
+)
+from torch import nn
+
+from ..layers import norm_from_config, standardize_conv_weights
+
+
+def _check_norm_has_convs(cfg, head_key, num_conv):
+    norm = cfg.MODEL[head_key].NORM
+    if norm and num_conv == 0:
+        raise ValueError(
+            f"MODEL.{head_key}.NORM={norm!r} has no effect: MODEL.{head_key}.NUM_CONV is 0, so the "
+            f"head has no conv to normalize. Set MODEL.{head_key}.NORM to \"\" or NUM_CONV > 0."
+        )
+
+
+@ROI_BOX_HEAD_REGISTRY.register()
+class GNDetConvFCHead(FastRCNNConvFCHead):
+    """detectron2's FastRCNNConvFCHead with its conv norm from gn_det's norm factory."""
+
+    @configurable
+    def __init__(self, input_shape, *, conv_dims, fc_dims, conv_norm="",
+                 weight_standardization=False):
+        super().__init__(input_shape, conv_dims=conv_dims, fc_dims=fc_dims, conv_norm=conv_norm)
+        if weight_standardization:
+            standardize_conv_weights(self)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        _check_norm_has_convs(cfg, "ROI_BOX_HEAD", cfg.MODEL.ROI_BOX_HEAD.NUM_CONV)
+        ret = super().from_config(cfg, input_shape)
+        ret["conv_norm"] = norm_from_config(cfg, "MODEL.ROI_BOX_HEAD.NORM", "roi_heads.box_head")
+        ret["weight_standardization"] = cfg.MODEL.GN.WEIGHT_STANDARDIZATION
+        return ret
+
+
+@ROI_MASK_HEAD_REGISTRY.register()
+class GNDetMaskRCNNConvUpsampleHead(MaskRCNNConvUpsampleHead):
+    """detectron2's MaskRCNNConvUpsampleHead with its conv norm from gn_det's norm factory."""
+
+    @configurable
+    def __init__(self, input_shape, *, num_classes, conv_dims, conv_norm="",
+                 weight_standardization=False, **kwargs):
+        super().__init__(input_shape, num_classes=num_classes, conv_dims=conv_dims,
+                         conv_norm=conv_norm, **kwargs)
+        if weight_standardization:
+            standardize_conv_weights(self)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        _check_norm_has_convs(cfg, "ROI_MASK_HEAD", cfg.MODEL.ROI_MASK_HEAD.NUM_CONV)
+        ret = super().from_config(cfg, input_shape)
+        ret["conv_norm"] = norm_from_config(cfg, "MODEL.ROI_MASK_HEAD.NORM", "roi_heads.mask_head")
+        ret["weight_standardization"] = cfg.MODEL.GN.WEIGHT_STANDARDIZATION
+        return ret
+
+
+@ROI_HEADS_REGISTRY.register()
+class GNDetRes5ROIHeads(Res5ROIHeads):
+    """The C4 RoI head: ResNet's res5 on pooled features, normalized like the backbone."""
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        if cfg.MODEL.ROI_BOX_HEAD.NORM:
+            raise ValueError(
+                f"MODEL.ROI_BOX_HEAD.NORM={cfg.MODEL.ROI_BOX_HEAD.NORM!r} has no effect in a C4 "
+                "model: its box head is res5, normalized by MODEL.RESNETS.NORM. Set "
+                "MODEL.ROI_BOX_HEAD.NORM to \"\"."
+            )
+        if cfg.MODEL.RESNETS.DEPTH < 50:
+            raise ValueError(
+                f"MODEL.RESNETS.DEPTH={cfg.MODEL.RESNETS.DEPTH}: the C4 res5 head needs bottleneck "
+                "blocks (depth 50, 101 or 152)."
+            )
+        return super().from_config(cfg, input_shape)
+
+    @classmethod
+    def _build_res5_block(cls, cfg):
+        resnets = cfg.MODEL.RESNETS
+        res5_factor = 2 ** 3  # res5 has 8x the channels of res2
+        out_channels = resnets.RES2_OUT_CHANNELS * res5_factor
+        blocks = ResNet.make_stage(
+            BottleneckBlock,
+            3,
+            stride_per_block=[2, 1, 1],
+            in_channels=out_channels // 2,
+            bottleneck_channels=resnets.NUM_GROUPS * resnets.WIDTH_PER_GROUP * res5_factor,
+            out_channels=out_channels,
+            num_groups=resnets.NUM_GROUPS,
+            norm=norm_from_config(cfg, "MODEL.RESNETS.NORM", "roi_heads.res5"),
+            stride_in_1x1=resnets.STRIDE_IN_1X1,
+        )
+        res5 = nn.Sequential(*blocks)
+        if cfg.MODEL.GN.WEIGHT_STANDARDIZATION:
+            standardize_conv_weights(res5)
+        return res5, out_channels
