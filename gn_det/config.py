@@ -1,4 +1,11 @@
+import difflib
+import os
+
+import torch
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+from .errors import ConfigError
 
 
 def add_gn_config(cfg):
@@ -19,3 +26,51 @@ def add_gn_config(cfg):
     # Weight standardization (Qiao et al., 2019) in every conv followed by a "GN" norm (GN+WS).
     cfg.MODEL.GN.WEIGHT_STANDARDIZATION = False
     return cfg
+
+
+def _all_keys(node, prefix=""):
+    for key, value in node.items():
+        full = prefix + key
+        if isinstance(value, CN):
+            yield from _all_keys(value, full + ".")
+        else:
+            yield full
+
+
+def _unknown_key_error(error, source, cfg):
+    # yacs reports "Non-existent [config ]key: MODEL.FOO"; name the source and the nearest real key.
+    key = str(error).split(":", 1)[-1].strip().strip("'\"")
+    nearest = difflib.get_close_matches(key, list(_all_keys(cfg)), n=1, cutoff=0.6)
+    hint = f" Did you mean {nearest[0]}?" if nearest else ""
+    return ConfigError(f"Unknown config key {key} in {source}.{hint}")
+
+
+def load_config(config_file, overrides=()):
+    """detectron2 config with gn_det's keys, merged from ``config_file`` and KEY VALUE overrides.
+
+    Errors a newcomer hits first (missing file, unknown key, wrong type) raise :class:`ConfigError`
+    with one clear line. MODEL.DEVICE "cuda" falls back to "cpu" when no GPU is present.
+    """
+    cfg = add_gn_config(get_cfg())
+    if config_file:
+        if not os.path.isfile(config_file):
+            raise ConfigError(
+                f"Config file not found: {config_file}. The presets are in the configs/ folder "
+                "of gn_det, e.g. configs/mask_rcnn_R50_FPN_gn_long.yaml."
+            )
+        _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
+    if len(overrides) % 2:
+        raise ConfigError(f"Overrides must be KEY VALUE pairs, got an odd number: {list(overrides)}")
+    _merge(cfg, lambda: cfg.merge_from_list(list(overrides)), "the command-line overrides")
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        cfg.MODEL.DEVICE = "cpu"
+    return cfg
+
+
+def _merge(cfg, merge, source):
+    try:
+        merge()
+    except (KeyError, ValueError, AssertionError) as error:
+        if "Non-existent" in str(error):
+            raise _unknown_key_error(error, source, cfg) from None
+        raise ConfigError(f"Invalid value in {source}: {str(error).strip(chr(34))}") from None

@@ -1,0 +1,24 @@
+"""gn_det's trainer: detectron2's DefaultTrainer with the parts GN Mask R-CNN needs changed."""
+import os
+
+from detectron2.engine import DefaultTrainer
+from detectron2.evaluation import COCOEvaluator
+
+from .. import compat
+from ..solver import build_optimizer
+
+
+class Trainer(DefaultTrainer):
+    """DefaultTrainer with COCO evaluation through pycocotools and norm weight decay 0."""
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        if output_folder is None:
+            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        # detectron2's fast COCO evaluation needs its C++ extension; pycocotools is the reference.
+        return COCOEvaluator(dataset_name, output_dir=output_folder,
+                             use_fast_impl=compat.has_cpp_extension())
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        return build_optimizer(cfg, model)

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""Train or evaluate a gn_det model, in detectron2's conventions.
+
+    python tools/train_net.py --config configs/mask_rcnn_R50_FPN_gn_long.yaml
+    python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
+    python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR
+    python tools/train_net.py --config-file CFG --num-gpus 8 SOLVER.IMS_PER_BATCH 16
+
+Trailing KEY VALUE pairs override the config. Without a GPU it runs on the CPU.
+"""
+import sys
+
+import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.engine import default_argument_parser, default_setup, launch
+
+from gn_det.config import load_config
+from gn_det.data import check_dataset_available
+from gn_det.engine import Trainer
+from gn_det.errors import USER_ERRORS
+
+
+def setup(args):
+    cfg = load_config(args.config_file, args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    for name in cfg.DATASETS.TRAIN + cfg.DATASETS.TEST:
+        check_dataset_available(name)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        return Trainer.test(cfg, model)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def argument_parser():
+    parser = default_argument_parser()
+    parser.add_argument("--config", dest="config_file", metavar="FILE",
+                        help="path to config file (same as --config-file)")
+    return parser
+
+
+def run(argv=None):
+    args = argument_parser().parse_args(argv)
+    try:
+        launch(main, args.num_gpus, num_machines=args.num_machines,
+               machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))
+    except USER_ERRORS as error:
+        sys.exit(f"gn_det: error: {error}")
+
+
+if __name__ == "__main__":
+    run()
