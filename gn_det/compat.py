@@ -55,10 +55,8 @@ def installed_detectron2_distribution():
     return None
 
 
-def needs_v06_fixes(distribution=None):
-    """True when the installed detectron2 is the PyPI v0.6 copy that needs the fixes here."""
-    if distribution is None:
-        distribution = installed_detectron2_distribution()
+def needs_v06_fixes(distribution):
+    """True when ``distribution`` is the PyPI v0.6 copy of detectron2 that needs the fixes here."""
     return distribution == PB1_DISTRIBUTION
 
 
@@ -136,7 +134,7 @@ def _give_numpy_aliases_to_detectron2_modules():
 
 def apply():
     """Make the installed detectron2 work on today's stack. A no-op where nothing is needed."""
-    if not needs_v06_fixes():
+    if not needs_v06_fixes(installed_detectron2_distribution()):
         return
     _install_missing_extension_stub()
     _restore_pillow_linear()
