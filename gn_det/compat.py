@@ -139,3 +139,40 @@ def apply():
     _install_missing_extension_stub()
     _restore_pillow_linear()
     _give_numpy_aliases_to_detectron2_modules()
+
+
+def create_local_process_group(processes_per_machine):
+    """Tell detectron2 which ranks share this machine (newer detectron2 has a function for it)."""
+    import torch.distributed as dist
+    from detectron2.utils import comm
+
+    if hasattr(comm, "create_local_process_group"):
+        comm.create_local_process_group(processes_per_machine)
+        return
+    rank = dist.get_rank()
+    for machine in range(dist.get_world_size() // processes_per_machine):
+        ranks = list(range(machine * processes_per_machine, (machine + 1) * processes_per_machine))
+        group = dist.new_group(ranks)  # every rank must create every group
+        if rank in ranks:
+            comm._LOCAL_PROCESS_GROUP = group
+
+
+def allow_cpu_distributed_data_parallel():
+    """Let DefaultTrainer wrap a CPU model in DDP (for gloo runs on CPU processes).
+
+    detectron2's ``create_ddp_model`` always passes ``device_ids=[local rank]``, which DDP refuses
+    for a CPU module. Only the CPU workers of :mod:`gn_det.engine.launch` call this.
+    """
+    from detectron2.engine import defaults
+
+    create_ddp_model = defaults.create_ddp_model
+    if getattr(create_ddp_model, "allows_cpu", False):
+        return
+
+    def create_ddp_model_on_any_device(model, **kwargs):
+        if next(model.parameters()).device.type == "cpu":
+            kwargs.setdefault("device_ids", None)
+        return create_ddp_model(model, **kwargs)
+
+    create_ddp_model_on_any_device.allows_cpu = True
+    defaults.create_ddp_model = create_ddp_model_on_any_device

@@ -6,17 +6,19 @@
     python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR
     python tools/train_net.py --config-file CFG --num-gpus 8 SOLVER.IMS_PER_BATCH 16
 
-Trailing KEY VALUE pairs override the config. Without a GPU it runs on the CPU.
+Trailing KEY VALUE pairs override the config. Without a GPU it runs on the CPU; --num-gpus N then
+starts N CPU processes (gloo). Under torchrun, each process joins the job torchrun started:
+    torchrun --nproc_per_node 2 tools/train_net.py --config-file CFG
 """
 import sys
 
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.engine import default_argument_parser, default_setup
 
 from gn_det.config import load_config
 from gn_det.data import check_dataset_available
-from gn_det.engine import Trainer
+from gn_det.engine import Trainer, launch
 from gn_det.errors import USER_ERRORS
 
 

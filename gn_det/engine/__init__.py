@@ -1,1 +1,2 @@
+from .launch import launch
 from .trainer import Trainer

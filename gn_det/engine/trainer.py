@@ -22,3 +22,10 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_optimizer(cls, cfg, model):
         return build_optimizer(cfg, model)
+
+    def train(self):
+        """Train, then return the last evaluation's results (None on other ranks or without one).
+
+        DefaultTrainer returns them only when TEST.EXPECTED_RESULTS is set."""
+        super().train()
+        return getattr(self, "_last_eval_results", None)
