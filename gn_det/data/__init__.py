@@ -1,0 +1,27 @@
+"""Datasets: the synthetic shapes set (generated on first use) and checks that a dataset is usable.
+
+Importing this package registers "shapes_train" and "shapes_val" with detectron2; nothing is
+generated until a split is used.
+"""
+from .datasets import (
+    SHAPES_SPLITS,
+    check_dataset_available,
+    ensure_shapes_split,
+    register_shapes_datasets,
+    shapes_dir,
+)
+from .shapes import CATEGORIES, PALETTE, generate_shapes, render_image
+
+register_shapes_datasets()
+
+__all__ = [
+    "CATEGORIES",
+    "PALETTE",
+    "SHAPES_SPLITS",
+    "check_dataset_available",
+    "ensure_shapes_split",
+    "generate_shapes",
+    "register_shapes_datasets",
+    "render_image",
+    "shapes_dir",
+]
