@@ -18,21 +18,6 @@ from gn_det.errors import DatasetError
 
 
 @pytest.fixture
-def small_shapes(tmp_path, monkeypatch):
-    """Shapes splits of a few images, cached under tmp_path; yields the cache directory.
-
-    Afterwards the metadata points at the normal cache again, not at a deleted tmp_path."""
-    registered = {name: (MetadataCatalog.get(name).json_file, MetadataCatalog.get(name).image_root)
-                  for name in SHAPES_SPLITS}
-    monkeypatch.setenv("GN_DET_SHAPES_DIR", str(tmp_path))
-    for name, spec in SHAPES_SPLITS.items():
-        monkeypatch.setitem(SHAPES_SPLITS, name, dataclasses.replace(spec, num_images=3))
-    yield tmp_path
-    for name, paths in registered.items():
-        shapes_datasets._set_metadata(name, *paths)
-
-
-@pytest.fixture
 def dataset_with_missing_files(tmp_path):
     """A registered dataset whose metadata points at files that do not exist."""
     name = "gn_det_test_missing_files"

@@ -2,9 +2,8 @@
 import os
 
 from detectron2.engine import DefaultTrainer
-from detectron2.evaluation import COCOEvaluator
 
-from .. import compat
+from ..evaluation import GNDetCOCOEvaluator
 from ..solver import build_optimizer
 
 
@@ -15,9 +14,9 @@ class Trainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
-        # detectron2's fast COCO evaluation needs its C++ extension; pycocotools is the reference.
-        return COCOEvaluator(dataset_name, output_dir=output_folder,
-                             use_fast_impl=compat.has_cpp_extension())
+        # Tasks from the config, so a model without predictions still reports both.
+        tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
+        return GNDetCOCOEvaluator(dataset_name, tasks=tasks, output_dir=output_folder)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

@@ -4,3 +4,6 @@ from .weight_standardization import (
     standardize_conv_weights,
     standardize_weight,
 )
+
+__all__ = ["KNOWN_NORMS", "GroupNormFactory", "GroupNormSpec", "WeightStandardizedConv2d",
+           "norm_from_config", "standardize_conv_weights", "standardize_weight"]

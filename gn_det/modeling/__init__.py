@@ -2,3 +2,6 @@
 from . import backbone, roi_heads  # noqa: F401  (registration)
 from .backbone import build_gn_det_resnet
 from .roi_heads import GNDetConvFCHead, GNDetMaskRCNNConvUpsampleHead, GNDetRes5ROIHeads
+
+__all__ = ["GNDetConvFCHead", "GNDetMaskRCNNConvUpsampleHead", "GNDetRes5ROIHeads",
+           "build_gn_det_resnet"]

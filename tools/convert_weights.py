@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""Convert a weight file (Detectron .pkl, torchvision/timm ResNet, ...) to a detectron2 .pth.
+
+    python tools/convert_weights.py R-50-GN.pkl R-50-GN.pth --config-file configs/mask_rcnn_R50_FPN_gn.yaml
+    python tools/convert_weights.py Detectron/GN/48616381 gn_48616381.pth \
+        --config-file configs/mask_rcnn_R50_FPN_gn.yaml MODEL.ROI_HEADS.NUM_CLASSES 80
+
+The model of the config (built on the CPU) gives the parameter names and shapes. The output holds
+the tensors of the input that fit it, under the model's names, as
+``{'model': state_dict, '__author__': ..., 'matching_heuristics': False}``: detectron2's
+DetectionCheckpointer and gn_det's GNDetCheckpointer load it by name. The coverage report says
+what was converted.
+"""
+import argparse
+import logging
+import sys
+
+import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
+import torch
+from detectron2.modeling import build_model
+
+from gn_det.checkpoint import load_weights
+from gn_det.config import load_config
+from gn_det.errors import USER_ERRORS
+
+
+def argument_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input", help="weight file, URL or catalog handle")
+    parser.add_argument("output", help=".pth file to write")
+    parser.add_argument("--config-file", required=True, metavar="FILE",
+                        help="config of the model the weights are for")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="read the input without the pickle allow-list (trusted files only)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    return parser
+
+
+def main(argv=None):
+    """Write the converted checkpoint; return its coverage report."""
+    args = argument_parser().parse_args(argv)
+    cfg = load_config(args.config_file, [*args.opts, "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+    model = build_model(cfg)
+    # The report is printed below; the checkpointer's log of it would repeat it on stderr.
+    logging.getLogger("fvcore").addHandler(logging.NullHandler())
+    report = load_weights(model, args.input, trust_pickles=args.trust_pickles or None)
+    state_dict = model.state_dict()
+    torch.save({
+        "model": {key: state_dict[key] for key in report.loaded},
+        "__author__": f"gn_det tools/convert_weights.py from {args.input}",
+        "matching_heuristics": False,
+    }, args.output)
+    print(report)
+    print(f"Wrote {len(report.loaded)} tensors to {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except USER_ERRORS as error:
+        sys.exit(f"gn_det: error: {error}")
