@@ -13,17 +13,20 @@ from detectron2.data.detection_utils import read_image  # noqa: E402
 from detectron2.utils.visualizer import Visualizer  # noqa: E402
 
 
-def draw_prediction_and_ground_truth(image_rgb, record, instances, metadata):
-    """One RGB picture: ground truth on the left, predictions on the right."""
-    ground_truth = Visualizer(image_rgb, metadata).draw_dataset_dict(record).get_image()
-    predicted = Visualizer(image_rgb, metadata).draw_instance_predictions(instances).get_image()
-    gap = np.full((image_rgb.shape[0], 4, 3), 255, dtype=np.uint8)
+def draw_prediction_and_ground_truth(image_rgb, record, instances, metadata, scale=1.0):
+    """One RGB picture: ground truth on the left, predictions on the right, enlarged by ``scale``."""
+    ground_truth = Visualizer(image_rgb, metadata, scale=scale).draw_dataset_dict(record)
+    predicted = Visualizer(image_rgb, metadata, scale=scale).draw_instance_predictions(instances)
+    ground_truth, predicted = ground_truth.get_image(), predicted.get_image()
+    gap = np.full((ground_truth.shape[0], 8, 3), 255, dtype=np.uint8)
     return np.concatenate([ground_truth, gap, predicted], axis=1)
 
 
-def save_prediction_pictures(predictor, dataset_name, output_dir, num_images=4, min_score=0.5):
+def save_prediction_pictures(predictor, dataset_name, output_dir, num_images=4, min_score=0.5,
+                             min_side=512):
     """Run ``predictor`` (a detectron2 DefaultPredictor) on the first images of a registered
-    dataset and write ``<output_dir>/<image name>.png``, ground truth left, predictions right."""
+    dataset and write ``<output_dir>/<image name>.png``, ground truth left, predictions right.
+    Small images are enlarged to ``min_side`` pixels so labels stay readable."""
     os.makedirs(output_dir, exist_ok=True)
     metadata = MetadataCatalog.get(dataset_name)
     paths = []
@@ -31,8 +34,9 @@ def save_prediction_pictures(predictor, dataset_name, output_dir, num_images=4, 
         image_bgr = read_image(record["file_name"], format="BGR")
         instances = predictor(image_bgr)["instances"].to("cpu")
         instances = instances[instances.scores >= min_score]
+        scale = max(1.0, min_side / min(image_bgr.shape[:2]))
         picture = draw_prediction_and_ground_truth(image_bgr[:, :, ::-1], record, instances,
-                                                   metadata)
+                                                   metadata, scale)
         name = os.path.splitext(os.path.basename(record["file_name"]))[0] + ".png"
         path = os.path.join(output_dir, name)
         cv2.imwrite(path, picture[:, :, ::-1])
