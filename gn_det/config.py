@@ -13,8 +13,12 @@ def add_gn_config(cfg):
 
     Calling it again on the same config changes nothing (values already set are kept).
     """
-    if "GN" in cfg.MODEL:
+    if "GN_DET" in cfg:
         return cfg
+    cfg.GN_DET = CN()
+    # Refuse to start when MODEL.WEIGHTS leaves any ResNet parameter at its random initialization
+    # (wrong depth, norm, STRIDE_IN_1X1 or format); the coverage report says which and why.
+    cfg.GN_DET.STRICT_BACKBONE_WEIGHTS = True
     cfg.MODEL.GN = CN()
     # Number of groups G of every "GN" norm layer (paper: 32). LN is NUM_GROUPS 1.
     cfg.MODEL.GN.NUM_GROUPS = 32

@@ -18,7 +18,8 @@ ZOO_CONFIGS = os.path.join(os.path.dirname(detectron2.__file__), "model_zoo", "c
 GN_FPN = "Misc/mask_rcnn_R_50_FPN_3x_gn.yaml"
 BN_FPN = "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"
 
-_MODEL_PREFIX = re.compile(r"^(backbone\.bottom_up\.|backbone\.|roi_heads\.|proposal_generator\.rpn_head\.)")
+_MODEL_PREFIX = re.compile(
+    r"^(backbone\.bottom_up\.|backbone\.|roi_heads\.|proposal_generator\.rpn_head\.)")
 _PARAMETER = re.compile(r"^(?P<layer>.+?)\.(?P<param>norm\.weight|norm\.bias|weight|bias)$")
 _BLOB_SUFFIX = {"weight": "_w", "bias": "_b", "norm.weight": "_gn_s", "norm.bias": "_gn_b"}
 _FIXED_LAYERS = {
@@ -126,7 +127,7 @@ def mask_rcnn_file(model, path):
     """A Detectron GN Mask R-CNN file for ``model``: 81-class heads, momentum, training config."""
     state_dict = model.state_dict()
     blobs = detectron_blobs(state_dict, detectron_blob_names(state_dict))
-    blobs.update({f"{name}_momentum": np.zeros(1, np.float32) for name in list(blobs)})
+    blobs.update({f"{name}_momentum": np.zeros_like(array) for name, array in list(blobs.items())})
     _write_python2_style(path, {"blobs": blobs, "cfg": "MODEL:\n  TYPE: generalized_rcnn\n"})
     return {name: array for name, array in blobs.items() if not name.endswith("_momentum")}
 
@@ -192,11 +193,12 @@ def test_class_rows_move_background_last_or_drop_it(gn_model, tmp_path):
 
     load_weights(gn_model, path)
 
-    heads = gn_model.roi_heads
-    assert torch.equal(heads.box_predictor.cls_score.weight[-1], torch.from_numpy(blobs["cls_score_w"][0]))
-    assert torch.equal(heads.box_predictor.cls_score.weight[0], torch.from_numpy(blobs["cls_score_w"][1]))
-    assert torch.equal(heads.box_predictor.bbox_pred.bias, torch.from_numpy(blobs["bbox_pred_b"][4:]))
-    assert torch.equal(heads.mask_head.predictor.bias, torch.from_numpy(blobs["mask_fcn_logits_b"][1:]))
+    box, mask = gn_model.roi_heads.box_predictor, gn_model.roi_heads.mask_head
+    blob = {name: torch.from_numpy(array) for name, array in blobs.items()}
+    assert torch.equal(box.cls_score.weight[-1], blob["cls_score_w"][0])
+    assert torch.equal(box.cls_score.weight[0], blob["cls_score_w"][1])
+    assert torch.equal(box.bbox_pred.bias, blob["bbox_pred_b"][4:])
+    assert torch.equal(mask.predictor.bias, blob["mask_fcn_logits_b"][1:])
 
 
 def test_renamed_blob_fails_strict_mode_naming_parameter_and_blob(gn_model, tmp_path):
@@ -277,7 +279,8 @@ def test_affine_bn_blobs_load_into_frozen_bn_as_mean_0_var_1(tmp_path):
     names = {blob.replace("_gn_", "_bn_"): key
              for blob, key in resnet_blob_names(build(GN_FPN).state_dict()).items()}
     # MSRA's ResNets name the stem's affine res_conv1_bn.
-    names["res_conv1_bn_s"], names["res_conv1_bn_b"] = names.pop("conv1_bn_s"), names.pop("conv1_bn_b")
+    names["res_conv1_bn_s"] = names.pop("conv1_bn_s")
+    names["res_conv1_bn_b"] = names.pop("conv1_bn_b")
     path = str(tmp_path / "R-50.pkl")
     blobs = imagenet_file(bn_model, path, blob_names=names)
 

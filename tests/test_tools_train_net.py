@@ -72,3 +72,17 @@ def test_first_errors_are_one_line_without_traceback(args, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_weights_that_leave_the_resnet_at_random_init_stop_training_before_it_starts(tmp_path):
+    weights = tmp_path / "wrong_depth.pth"
+    import torch
+
+    torch.save({"model": {"backbone.bottom_up.stem.conv1.weight": torch.zeros(64, 3, 7, 7)}},
+               weights)
+    result = run_tool("tools/train_net.py", "--config", DEMO_CONFIG, "MODEL.WEIGHTS", str(weights),
+                      "OUTPUT_DIR", str(tmp_path / "run"))
+    assert result.returncode != 0
+    assert "gn_det: error:" in result.stderr and "Traceback" not in result.stderr
+    assert "stem.conv1.weight" in result.stderr
+    assert not (tmp_path / "run" / "model_final.pth").exists()

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Convert a weight file (Detectron .pkl, torchvision/timm ResNet, ...) to a detectron2 .pth.
 
-    python tools/convert_weights.py R-50-GN.pkl R-50-GN.pth --config-file configs/mask_rcnn_R50_FPN_gn.yaml
-    python tools/convert_weights.py Detectron/GN/48616381 gn_48616381.pth \
-        --config-file configs/mask_rcnn_R50_FPN_gn.yaml MODEL.ROI_HEADS.NUM_CLASSES 80
+    python tools/convert_weights.py --config-file configs/mask_rcnn_R50_FPN_gn.yaml \
+        --weights R-50-GN.pkl --output R-50-GN.pth
+    python tools/convert_weights.py --config-file configs/mask_rcnn_R50_FPN_gn.yaml \
+        --weights Detectron/GN/48616381 --output gn_48616381.pth MODEL.ROI_HEADS.NUM_CLASSES 80
 
 The model of the config (built on the CPU) gives the parameter names and shapes. The output holds
 the tensors of the input that fit it, under the model's names, as
@@ -26,10 +27,10 @@ from gn_det.errors import USER_ERRORS
 
 def argument_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("input", help="weight file, URL or catalog handle")
-    parser.add_argument("output", help=".pth file to write")
     parser.add_argument("--config-file", required=True, metavar="FILE",
                         help="config of the model the weights are for")
+    parser.add_argument("--weights", required=True, help="weight file, URL or catalog handle")
+    parser.add_argument("--output", required=True, help=".pth file to write")
     parser.add_argument("--trust-pickles", action="store_true",
                         help="read the input without the pickle allow-list (trusted files only)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
@@ -43,11 +44,11 @@ def main(argv=None):
     model = build_model(cfg)
     # The report is printed below; the checkpointer's log of it would repeat it on stderr.
     logging.getLogger("fvcore").addHandler(logging.NullHandler())
-    report = load_weights(model, args.input, trust_pickles=args.trust_pickles or None)
+    report = load_weights(model, args.weights, trust_pickles=args.trust_pickles or None)
     state_dict = model.state_dict()
     torch.save({
         "model": {key: state_dict[key] for key in report.loaded},
-        "__author__": f"gn_det tools/convert_weights.py from {args.input}",
+        "__author__": f"gn_det tools/convert_weights.py from {args.weights}",
         "matching_heuristics": False,
     }, args.output)
     print(report)

@@ -13,7 +13,6 @@ starts N CPU processes (gloo). Under torchrun, each process joins the job torchr
 import sys
 
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup
 
 from gn_det.config import load_config
@@ -35,9 +34,8 @@ def main(args):
         check_dataset_available(name)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume
-        )
+        Trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
+                                                              resume=args.resume)
         return Trainer.test(cfg, model)
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)

@@ -14,13 +14,13 @@ from .formats import UnsupportedWeightsFormatError, convert_checkpoint
 from .safe_pickle import UnsafePickleError, read_weights_file
 
 __all__ = [
-    "BackboneWeightsError",
     "COVERAGE_REPORT_KEY",
+    "WEIGHTS_CATALOG",
+    "BackboneWeightsError",
     "CoverageReport",
     "GNDetCheckpointer",
     "UnsafePickleError",
     "UnsupportedWeightsFormatError",
-    "WEIGHTS_CATALOG",
     "WeightsUnavailableError",
     "cache_dir",
     "cached_path",

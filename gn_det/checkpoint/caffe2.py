@@ -3,15 +3,13 @@
 A Detectron file is a pickle of ``{'blobs': {name: float32 array}}`` (ImageNet files may be the
 bare blob dict), plus ``'cfg'`` (the training config as YAML) in trained models and
 ``<blob>_momentum`` entries in training snapshots. Names follow Detectron's model builders:
-``conv1_w`` + ``conv1_gn_{s,b}``, ``res3_0_branch2a_w``, ``fpn_inner_res5_2_sum_w``, ``head_conv1_w``,
-``_mask_fcn1_w``, ``conv5_mask_w``, ``mask_fcn_logits_w``... detectron2's
+``conv1_w`` + ``conv1_gn_{s,b}``, ``res3_0_branch2a_w``, ``fpn_inner_res5_2_sum_w``,
+``head_conv1_w``, ``_mask_fcn1_w``, ``conv5_mask_w``, ``mask_fcn_logits_w``... detectron2's
 ``convert_c2_detectron_names`` renames them, GN names included (``_gn_s``/``_gn_b`` -> ``norm``),
 and moves the background class of the 81-way outputs: last in ``cls_score``, dropped from
 ``bbox_pred`` (4 rows) and the mask logits (1 row). Renamed blobs are then placed by suffix
 (:mod:`.matching`), so the same file loads into FPN and C4 models.
 """
-import re
-
 import numpy as np
 import torch
 from detectron2.checkpoint.c2_model_loading import convert_c2_detectron_names
@@ -35,8 +33,8 @@ DETECTRON_CONVENTIONS = InputConventions(input_format="BGR", pixel_std=(1.0, 1.0
 
 _IMAGENET_CLASSIFIER = ("pred_w", "pred_b")
 # Detectron folds a frozen BN into a per-channel affine: scale <name>_bn_s, shift <name>_bn_b.
-_AFFINE_BN_SCALE = re.compile(r"_bn_s$")
-_GN_SCALE = re.compile(r"_gn_s$")
+_AFFINE_BN_SCALE = "_bn_s"
+_GN_SCALE = "_gn_s"
 
 
 def config_overrides():
@@ -87,7 +85,7 @@ def _add_folded_bn_statistics(tensors, source_names, model_state_dict):
     With those statistics FrozenBN computes the affine the blobs describe.
     """
     for key, source in list(source_names.items()):
-        if not (key.endswith(".weight") and _AFFINE_BN_SCALE.search(source)):
+        if not (key.endswith(".weight") and source.endswith(_AFFINE_BN_SCALE)):
             continue
         prefix = key[: -len("weight")]
         for statistic, value in (("running_mean", 0.0), ("running_var", 1.0)):
@@ -102,7 +100,7 @@ def convert_detectron_file(data, model_state_dict):
     renamed, original_names = convert_c2_detectron_names(arrays)
     tensors, source_names = rename_by_suffix(renamed, original_names, model_state_dict.keys())
     _add_folded_bn_statistics(tensors, source_names, model_state_dict)
-    has_gn = any(_GN_SCALE.search(name) for name in arrays)
+    has_gn = any(name.endswith(_GN_SCALE) for name in arrays)
     return ConvertedWeights(
         format=FORMAT,
         tensors=tensors,

@@ -66,5 +66,6 @@ def _detectron2_catalog_url(name):
     try:
         return ModelCatalog.get(name)
     except (RuntimeError, KeyError):
-        raise UnknownCatalogEntryError(f"'{CATALOG_SCHEME}{name}' is not in detectron2's model catalog. gn_det's "
-                       f"handles are: {', '.join(WEIGHTS_CATALOG)}") from None
+        raise UnknownCatalogEntryError(
+            f"'{CATALOG_SCHEME}{name}' is not in detectron2's model catalog. gn_det's handles "
+            f"are: {', '.join(WEIGHTS_CATALOG)}") from None

@@ -28,11 +28,12 @@ class GNDetCheckpointer(DetectionCheckpointer):
     3. detects the format and renames the weights to the model's (:mod:`.formats`);
     4. logs a :class:`~.coverage.CoverageReport` and returns it in the result under
        ``"coverage_report"``; with ``strict_backbone`` it raises
-       :class:`~.coverage.BackboneWeightsError` instead of loading when any ResNet tensor
-       would keep its random initialization.
+       :class:`~.coverage.BackboneWeightsError` instead of loading when the file does not fit
+       the model's ResNet exactly (a ResNet tensor would keep its random initialization, or the
+       file has ResNet entries the model lacks).
 
     Args:
-        strict_backbone: refuse files that leave part of the ResNet uninitialized.
+        strict_backbone: refuse files that do not initialize exactly the model's ResNet.
         trust_pickles: read files without the allow-list (only for files you trust). None:
             ``GN_DET_TRUST_PICKLES=1`` in the environment decides.
         The other arguments are DetectionCheckpointer's.

@@ -1,6 +1,6 @@
-"""What every format converter returns: weights under the model's names, and where they came from."""
+"""What every format converter returns: the weights under the model's names, and their origin."""
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import torch
 
@@ -17,8 +17,8 @@ class InputConventions:
 
     stride_in_1x1: Optional[bool] = None  # stride-2 of a bottleneck in its 1x1 conv (MSRA style)
     input_format: Optional[str] = None  # channel order, "BGR" or "RGB"
-    pixel_mean: Optional[Tuple[float, float, float]] = None  # in input_format's channel order
-    pixel_std: Optional[Tuple[float, float, float]] = None
+    pixel_mean: Optional[tuple[float, float, float]] = None  # in input_format's channel order
+    pixel_std: Optional[tuple[float, float, float]] = None
 
     def config_overrides(self):
         """The known conventions as detectron2 config KEY VALUE pairs, for ``merge_from_list``."""
@@ -31,7 +31,7 @@ class InputConventions:
         return [item for key, value in keys.items() if value is not None for item in (key, value)]
 
     def differences(self, stride_in_1x1, input_format, pixel_mean, pixel_std):
-        """``KEY: wanted (model has ...)`` for each known convention the given model setup breaks."""
+        """``KEY wanted (the model has ...)`` for each known convention the model's setup breaks."""
         found = []
         if self.stride_in_1x1 is not None and stride_in_1x1 not in (None, self.stride_in_1x1):
             found.append(f"MODEL.RESNETS.STRIDE_IN_1X1 {self.stride_in_1x1} "
@@ -62,11 +62,11 @@ class ConvertedWeights:
     """
 
     format: str
-    tensors: Dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
     # Key in ``tensors`` -> the name it has in the file (the same for detectron2 files).
-    source_names: Dict[str, str]
+    source_names: dict[str, str]
     # Name in the file -> why it is deliberately not loaded (classifier, optimizer state).
-    ignored: Dict[str, str] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
     conventions: InputConventions = InputConventions()
     # Other entries of a training checkpoint (optimizer, scheduler, iteration), loaded as usual.
-    other_entries: Dict[str, object] = field(default_factory=dict)
+    other_entries: dict[str, object] = field(default_factory=dict)

@@ -8,7 +8,6 @@ tensors that were loaded, missing, or shape-mismatched, and the file's entries t
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
 
 from tabulate import tabulate
 
@@ -44,8 +43,8 @@ def module_group(name):
 class ShapeMismatch:
     key: str
     source_name: str
-    file_shape: Tuple[int, ...]
-    model_shape: Tuple[int, ...]
+    file_shape: tuple[int, ...]
+    model_shape: tuple[int, ...]
 
 
 @dataclass
@@ -54,16 +53,16 @@ class CoverageReport:
 
     source: str
     format: str
-    model_keys: List[str]
-    loaded: List[str]
-    missing: List[str]
-    mismatched: List[ShapeMismatch]
+    model_keys: list[str]
+    loaded: list[str]
+    missing: list[str]
+    mismatched: list[ShapeMismatch]
     # Converted names of the file's entries that match no model key.
-    unexpected: List[str]
-    source_names: Dict[str, str]
-    ignored: Dict[str, str]
+    unexpected: list[str]
+    source_names: dict[str, str]
+    ignored: dict[str, str]
     # Likely causes of what did not load, or of conventions the model breaks (see diagnosis.py).
-    hints: List[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
 
     def group_counts(self):
         """{group: {"in model" / column: count}} for the groups the model or the file has."""
@@ -127,15 +126,18 @@ class CoverageReport:
         return "\n".join(["Shape mismatch (not loaded):"] + lines) if lines else ""
 
     def _unexpected_text(self):
-        lines = [f"  {group}: {_listed([_with_source(key, self.source_names[key]) for key in keys])}"
-                 for group, keys in _by_group(self.unexpected).items()]
+        lines = []
+        for group, keys in _by_group(self.unexpected).items():
+            named = [_with_source(key, self.source_names[key]) for key in keys]
+            lines.append(f"  {group}: {_listed(named)}")
         return "\n".join(["In the file but not in the model:"] + lines) if lines else ""
 
     def _ignored_text(self):
         by_reason = defaultdict(list)
         for name, reason in sorted(self.ignored.items()):
             by_reason[reason].append(name)
-        lines = [f"  {reason}: {_listed(names, max_listed=4)}" for reason, names in by_reason.items()]
+        lines = [f"  {reason}: {_listed(names, max_listed=4)}"
+                 for reason, names in by_reason.items()]
         return "\n".join(["Ignored entries of the file:"] + lines) if lines else ""
 
 
@@ -210,7 +212,7 @@ def require_backbone_loaded(report):
     if len(unloaded) > _MAX_LISTED:
         lines.append(f"  ... and {len(unloaded) - _MAX_LISTED} more")
     if report.unexpected:
-        unexpected = [_with_source(key, report.source_names[key]) for key in sorted(report.unexpected)]
+        unexpected = [_with_source(key, report.source_names[key]) for key in report.unexpected]
         lines.append("Entries of the file that match no model tensor: " + _listed(unexpected))
     lines += [f"Likely cause: {hint}" for hint in report.hints]
     raise BackboneWeightsError("\n".join(lines))

@@ -51,7 +51,8 @@ def _depth_text(blocks):
 
 
 def _wrong_depth(report):
-    in_file = _blocks_per_stage(report.loaded + [m.key for m in report.mismatched] + report.unexpected)
+    file_keys = report.loaded + [mismatch.key for mismatch in report.mismatched] + report.unexpected
+    in_file = _blocks_per_stage(file_keys)
     in_model = _blocks_per_stage(report.model_keys)
     if not in_file or all(in_file[stage] == in_model.get(stage) for stage in in_file):
         return None
@@ -71,9 +72,10 @@ def _statistics_for_gn(report):
                   and _names_a_model_key(key[: -len("running_mean")] + "weight", report.model_keys)]
     if not statistics:
         return None
-    return (f"wrong norm: the file has BatchNorm statistics (e.g. {report.source_names[statistics[0]]})"
-            " for layers without them in the model (GN): these are BN weights. Use GN weights, or "
-            "build the model with the file's norm (e.g. MODEL.RESNETS.NORM FrozenBN).")
+    example = report.source_names[statistics[0]]
+    return (f"wrong norm: the file has BatchNorm statistics (e.g. {example}) for layers without "
+            "them in the model (GN): these are BN weights. Use GN weights, or build the model "
+            "with the file's norm (e.g. MODEL.RESNETS.NORM FrozenBN).")
 
 
 def _no_statistics_for_bn(report):
@@ -84,7 +86,8 @@ def _no_statistics_for_bn(report):
         return None
     return (f"wrong norm: the model's {lacking[0][: -len('.running_mean')]} keeps BatchNorm "
             "statistics that the file lacks (GN weights have none). Build the model with GN "
-            "(MODEL.RESNETS.NORM GN, and FPN/ROI_BOX_HEAD/ROI_MASK_HEAD NORM GN for detection files).")
+            "(MODEL.RESNETS.NORM GN, and FPN/ROI_BOX_HEAD/ROI_MASK_HEAD NORM GN for detection "
+            "files).")
 
 
 def _affine_bn_in_gn(report, model):
@@ -94,11 +97,12 @@ def _affine_bn_in_gn(report, model):
     if not into_gn:
         return None
     return (f"wrong norm: Detectron BN blobs (e.g. {report.source_names[into_gn[0]]}) were loaded "
-            f"into GroupNorm layers ({len(into_gn)} of them): the file is a BN model, not a GN one.")
+            f"into GroupNorm layers ({len(into_gn)} of them): the file is a BN model, not a GN "
+            "one.")
 
 
 def _stride_in_1x1(model):
-    """Whether the model's bottlenecks stride in their 1x1 conv; None without a bottleneck ResNet."""
+    """Whether the model's bottlenecks stride in their 1x1 conv; None without bottlenecks."""
     modules = dict(model.named_modules())
     for name, module in modules.items():
         if re.search(r"(^|\.)res3\.0\.conv1$", name) and name[: -len("1")] + "3" in modules:

@@ -77,9 +77,9 @@ def local_weights_path(weights):
 
 def _unavailable_message(weights, url, destination, error):
     named = "" if weights == url else f" (for {weights})"
+    basename = os.path.basename(destination)
     return (
         f"Cannot download {url}{named}: {error}. This machine may be offline. Download the file "
-        f"elsewhere, then pass the local file: MODEL.WEIGHTS /path/to/{os.path.basename(destination)}"
-        f" - or put it at {destination} (cache folder: ${CACHE_ENV_VAR}, "
-        f"default {DEFAULT_CACHE_DIR})."
+        f"elsewhere, then pass the local file: MODEL.WEIGHTS /path/to/{basename} - or put it at "
+        f"{destination} (cache folder: ${CACHE_ENV_VAR}, default {DEFAULT_CACHE_DIR})."
     )

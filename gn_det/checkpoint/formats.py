@@ -5,7 +5,8 @@
   gn_det ``.pth`` checkpoints (``{'model': state_dict, ...}``) and bare state dicts with the
   model's names: loaded by name. Files flagged ``matching_heuristics`` (detectron2's converted
   ImageNet backbones, named ``res2.0.conv1.weight``) are placed by suffix.
-* torchvision/timm ResNet state dicts (optionally under ``'state_dict'``): :mod:`.torchvision_resnet`.
+* torchvision/timm ResNet state dicts (optionally under ``'state_dict'``):
+  :mod:`.torchvision_resnet`.
 """
 import numpy as np
 import torch
@@ -37,7 +38,8 @@ def _as_tensor(value):
 
 
 def _is_state_dict(data):
-    return bool(data) and all(isinstance(value, (torch.Tensor, np.ndarray)) for value in data.values())
+    return bool(data) and all(isinstance(value, (torch.Tensor, np.ndarray))
+                              for value in data.values())
 
 
 def _without_ddp_prefix(state_dict):
@@ -51,7 +53,8 @@ def _convert_detectron2(checkpoint, model_state_dict):
                                       for name, value in checkpoint["model"].items()})
     source_names = {name: name for name in state_dict}
     if checkpoint.get("matching_heuristics", False):
-        state_dict, source_names = rename_by_suffix(state_dict, source_names, model_state_dict.keys())
+        state_dict, source_names = rename_by_suffix(state_dict, source_names,
+                                                    model_state_dict.keys())
     other_entries = {key: value for key, value in checkpoint.items()
                      if key != "model" and key not in _DETECTRON2_METADATA}
     return ConvertedWeights(format=DETECTRON2_FORMAT, tensors=state_dict,
@@ -73,4 +76,5 @@ def convert_checkpoint(data, model_state_dict, path):
     if _is_state_dict(state_dict):
         return _convert_detectron2({"model": state_dict}, model_state_dict)
     raise UnsupportedWeightsFormatError(
-        f"{path} is a dict with keys {sorted(data)[:8]} but no weights gn_det can read. " + _SUPPORTED)
+        f"{path} is a dict with keys {sorted(data)[:8]} but no weights gn_det can read. "
+        + _SUPPORTED)

@@ -24,9 +24,11 @@ import torch
 from ..errors import GNDetError
 
 try:
-    from numpy._core import multiarray as _multiarray, numeric as _numeric  # numpy >= 2
+    from numpy._core import multiarray as _multiarray  # numpy >= 2
+    from numpy._core import numeric as _numeric
 except ImportError:
-    from numpy.core import multiarray as _multiarray, numeric as _numeric
+    from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
 
 # Environment variable that, set to 1, trusts every weight file (no allow-list).
 TRUST_ENV_VAR = "GN_DET_TRUST_PICKLES"
@@ -105,7 +107,7 @@ def load_torch_file(path, trust=False):
 
 
 def read_weights_file(path, trust_pickles=None):
-    """The object stored in a weight file. ``trust_pickles`` None: follow ``GN_DET_TRUST_PICKLES``."""
+    """The object stored in a weight file; ``trust_pickles`` None follows the environment."""
     trust = trusted_by_environment() if trust_pickles is None else trust_pickles
     if path.endswith(PICKLE_EXTENSIONS):
         return load_pickle(path, trust)

@@ -73,7 +73,7 @@ def _reason_to_ignore(name):
 
 
 def convert_torchvision_resnet(state_dict, model_state_dict):
-    """:class:`ConvertedWeights` of a torchvision/timm ResNet for a model with ``model_state_dict``."""
+    """:class:`ConvertedWeights` of a torchvision/timm ResNet for a model's state dict."""
     ignored, tensors, source_names = {}, {}, {}
     for name, tensor in state_dict.items():
         reason = _reason_to_ignore(name)

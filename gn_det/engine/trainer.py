@@ -1,14 +1,30 @@
 """gn_det's trainer: detectron2's DefaultTrainer with the parts GN Mask R-CNN needs changed."""
 import os
+import weakref
 
 from detectron2.engine import DefaultTrainer
 
+from ..checkpoint import GNDetCheckpointer
 from ..evaluation import GNDetCOCOEvaluator
 from ..solver import build_optimizer
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with COCO evaluation through pycocotools and norm weight decay 0."""
+    """DefaultTrainer with COCO evaluation through pycocotools, norm weight decay 0, and weights
+    loaded by :class:`GNDetCheckpointer` (any supported format, coverage report, strict mode)."""
+
+    @classmethod
+    def build_checkpointer(cls, cfg, model, **checkpointables):
+        return GNDetCheckpointer(model, cfg.OUTPUT_DIR,
+                                 strict_backbone=cfg.GN_DET.STRICT_BACKBONE_WEIGHTS,
+                                 **checkpointables)
+
+    def build_hooks(self):
+        # DefaultTrainer.__init__ makes a plain DetectionCheckpointer just before calling this;
+        # replace it here so that the checkpointing hook built below uses gn_det's.
+        self.checkpointer = self.build_checkpointer(self.cfg, self._trainer.model,
+                                                    trainer=weakref.proxy(self))
+        return super().build_hooks()
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
