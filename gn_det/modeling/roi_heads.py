@@ -23,13 +23,18 @@ from torch import nn
 from ..layers import norm_from_config, standardize_conv_weights
 
 
-def _check_norm_has_convs(cfg, head_key, num_conv):
-    norm = cfg.MODEL[head_key].NORM
-    if norm and num_conv == 0:
+def _conv_norm_arguments(cfg, head_key, layer):
+    """The norm arguments of a conv head (``head_key`` "ROI_BOX_HEAD" or "ROI_MASK_HEAD")."""
+    head = cfg.MODEL[head_key]
+    if head.NORM and head.NUM_CONV == 0:
         raise ValueError(
-            f"MODEL.{head_key}.NORM={norm!r} has no effect: MODEL.{head_key}.NUM_CONV is 0, so the "
-            f"head has no conv to normalize. Set MODEL.{head_key}.NORM to \"\" or NUM_CONV > 0."
+            f"MODEL.{head_key}.NORM={head.NORM!r} has no effect: MODEL.{head_key}.NUM_CONV is 0, so "
+            f"the head has no conv to normalize. Set MODEL.{head_key}.NORM to \"\" or NUM_CONV > 0."
         )
+    return {
+        "conv_norm": norm_from_config(cfg, f"MODEL.{head_key}.NORM", layer),
+        "weight_standardization": cfg.MODEL.GN.WEIGHT_STANDARDIZATION,
+    }
 
 
 @ROI_BOX_HEAD_REGISTRY.register()
@@ -45,11 +50,8 @@ class GNDetConvFCHead(FastRCNNConvFCHead):
 
     @classmethod
     def from_config(cls, cfg, input_shape):
-        _check_norm_has_convs(cfg, "ROI_BOX_HEAD", cfg.MODEL.ROI_BOX_HEAD.NUM_CONV)
-        ret = super().from_config(cfg, input_shape)
-        ret["conv_norm"] = norm_from_config(cfg, "MODEL.ROI_BOX_HEAD.NORM", "roi_heads.box_head")
-        ret["weight_standardization"] = cfg.MODEL.GN.WEIGHT_STANDARDIZATION
-        return ret
+        return {**super().from_config(cfg, input_shape),
+                **_conv_norm_arguments(cfg, "ROI_BOX_HEAD", "roi_heads.box_head")}
 
 
 @ROI_MASK_HEAD_REGISTRY.register()
@@ -66,11 +68,8 @@ class GNDetMaskRCNNConvUpsampleHead(MaskRCNNConvUpsampleHead):
 
     @classmethod
     def from_config(cls, cfg, input_shape):
-        _check_norm_has_convs(cfg, "ROI_MASK_HEAD", cfg.MODEL.ROI_MASK_HEAD.NUM_CONV)
-        ret = super().from_config(cfg, input_shape)
-        ret["conv_norm"] = norm_from_config(cfg, "MODEL.ROI_MASK_HEAD.NORM", "roi_heads.mask_head")
-        ret["weight_standardization"] = cfg.MODEL.GN.WEIGHT_STANDARDIZATION
-        return ret
+        return {**super().from_config(cfg, input_shape),
+                **_conv_norm_arguments(cfg, "ROI_MASK_HEAD", "roi_heads.mask_head")}
 
 
 @ROI_HEADS_REGISTRY.register()
