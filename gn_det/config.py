@@ -19,6 +19,10 @@ def add_gn_config(cfg):
     # Refuse to start when MODEL.WEIGHTS leaves any ResNet parameter at its random initialization
     # (wrong depth, norm, STRIDE_IN_1X1 or format); the coverage report says which and why.
     cfg.GN_DET.STRICT_BACKBONE_WEIGHTS = True
+    # Before training, open every image of the run's datasets (header and end: missing, unreadable,
+    # truncated, size differing from the annotations; seconds for COCO on a local disk). Set False
+    # on storage too slow for that: a bad image then stops the run only when it is read.
+    cfg.GN_DET.CHECK_IMAGE_FILES = True
     cfg.MODEL.GN = CN()
     # Number of groups G of every "GN" norm layer (paper: 32). LN is NUM_GROUPS 1.
     cfg.MODEL.GN.NUM_GROUPS = 32
@@ -29,6 +33,15 @@ def add_gn_config(cfg):
     cfg.MODEL.GN.EPSILON = 1e-5
     # Weight standardization (Qiao et al., 2019) in every conv followed by a "GN" norm (GN+WS).
     cfg.MODEL.GN.WEIGHT_STANDARDIZATION = False
+    cfg.MODEL.FAST_PATH = CN()
+    # Fused convs (FrozenBN folded, in-place ReLU and residual add); the same state dict.
+    cfg.MODEL.FAST_PATH.ENABLED = True
+    # Compiled in-place GN+residual+ReLU in inference (torch.compile); float rounding changes.
+    cfg.MODEL.FAST_PATH.COMPILE = False
+    # Channels-last convs and activations (+ fast RoIAlign on CPU); float rounding changes.
+    cfg.MODEL.FAST_PATH.CHANNELS_LAST = False
+    # COCO evaluation: "pycocotools" (the reference) or "faster_coco_eval" (gn_det[fast-eval]).
+    cfg.TEST.COCO_EVAL_BACKEND = "pycocotools"
     return cfg
 
 

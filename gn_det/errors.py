@@ -17,5 +17,9 @@ class DatasetError(GNDetError, ValueError):
     """A dataset that is not registered, missing on disk, or malformed."""
 
 
+class NonFiniteError(GNDetError, FloatingPointError):
+    """Training produced a NaN or Inf loss or weight; nothing non-finite was applied or saved."""
+
+
 # What tools catch and print as "gn_det: error: <message>".
 USER_ERRORS = (GNDetError, FileNotFoundError)

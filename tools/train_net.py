@@ -9,15 +9,20 @@
 Trailing KEY VALUE pairs override the config. Without a GPU it runs on the CPU; --num-gpus N then
 starts N CPU processes (gloo). Under torchrun, each process joins the job torchrun started:
     torchrun --nproc_per_node 2 tools/train_net.py --config-file CFG
+
+Problems with the config, the datasets or the weights stop the run before training starts, with a
+one-line "gn_det: error: ..." message (see gn_det.engine.preflight).
 """
 import sys
 
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
 from detectron2.engine import default_argument_parser, default_setup
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from gn_det.config import load_config
-from gn_det.data import check_dataset_available
 from gn_det.engine import Trainer, launch
+from gn_det.engine.preflight import check_datasets
 from gn_det.errors import USER_ERRORS
 
 
@@ -25,15 +30,16 @@ def setup(args):
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
+    # gn_det's own messages (dataset summaries, the training stream) go to the log as well.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="gn_det")
     return cfg
 
 
 def main(args):
     cfg = setup(args)
-    for name in cfg.DATASETS.TRAIN + cfg.DATASETS.TEST:
-        check_dataset_available(name)
     if args.eval_only:
         model = Trainer.build_model(cfg)
+        check_datasets(cfg.DATASETS.TEST, cfg.GN_DET.CHECK_IMAGE_FILES)
         Trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
                                                               resume=args.resume)
         return Trainer.test(cfg, model)

@@ -5,9 +5,15 @@
 * CPUs: one process per ``--num-gpus`` slot, gloo backend; detectron2's launch asserts CUDA.
 * torchrun: the processes exist already; each joins the group torchrun describes in its
   environment (gloo on CPU, NCCL on GPU). Works for several machines too.
+
+A user error (:data:`gn_det.errors.USER_ERRORS`: config, data, weights) in a started process is
+handed to the launching process, which raises it as a GNDetError with the same one-line message
+instead of a worker traceback.
 """
+import functools
 import os
 import socket
+import sys
 from datetime import timedelta
 
 import torch
@@ -17,6 +23,7 @@ from detectron2.engine import launch as detectron2_launch
 from detectron2.utils import comm
 
 from .. import compat
+from ..errors import USER_ERRORS, GNDetError
 
 # Time a process waits for the others at a collective call before failing.
 DISTRIBUTED_TIMEOUT = timedelta(minutes=30)
@@ -41,8 +48,33 @@ def _join_process_group(init_method, world_size, rank, local_rank, processes_per
 def _cpu_worker(local_rank, main_func, world_size, processes_per_machine, machine_rank, dist_url,
                 args):
     rank = machine_rank * processes_per_machine + local_rank
+    # Share the cores: each process running on all of them oversubscribes the CPU many times over.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes_per_machine))
     _join_process_group(dist_url, world_size, rank, local_rank, processes_per_machine)
     main_func(*args)
+
+
+def _reporting_user_errors(errors, main_func, *args):
+    # In a started process: a user error goes to the launching process, and this one exits.
+    try:
+        return main_func(*args)
+    except USER_ERRORS as error:
+        errors.put(str(error))
+        sys.exit(1)
+
+
+def _start_processes(main_func, processes_per_machine, num_machines, machine_rank, dist_url, args):
+    world_size = processes_per_machine * num_machines
+    if torch.cuda.is_available():
+        detectron2_launch(main_func, processes_per_machine, num_machines=num_machines,
+                          machine_rank=machine_rank, dist_url=dist_url, args=args)
+        return
+    if dist_url in (None, "auto"):
+        if num_machines > 1:
+            raise GNDetError("--dist-url is required for a job on several machines.")
+        dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
+    mp.spawn(_cpu_worker, nprocs=processes_per_machine, daemon=False,
+             args=(main_func, world_size, processes_per_machine, machine_rank, dist_url, args))
 
 
 def launch(main_func, processes_per_machine, num_machines=1, machine_rank=0, dist_url=None,
@@ -53,16 +85,16 @@ def launch(main_func, processes_per_machine, num_machines=1, machine_rank=0, dis
                             int(os.environ["LOCAL_RANK"]),
                             int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])))
         return main_func(*args)
-    world_size = processes_per_machine * num_machines
-    if world_size == 1 or torch.cuda.is_available():
-        return detectron2_launch(main_func, processes_per_machine, num_machines=num_machines,
-                                 machine_rank=machine_rank, dist_url=dist_url, args=args)
-    if dist_url in (None, "auto"):
-        if num_machines > 1:
-            raise ValueError("--dist-url is required for a job on several machines.")
-        dist_url = f"tcp://127.0.0.1:{_free_local_port()}"
-    mp.spawn(_cpu_worker, nprocs=processes_per_machine, daemon=False,
-             args=(main_func, world_size, processes_per_machine, machine_rank, dist_url, args))
+    if processes_per_machine * num_machines == 1:
+        return main_func(*args)
+    errors = mp.get_context("spawn").SimpleQueue()
+    try:
+        _start_processes(functools.partial(_reporting_user_errors, errors, main_func),
+                         processes_per_machine, num_machines, machine_rank, dist_url, args)
+    except mp.ProcessExitedException:
+        if errors.empty():
+            raise
+        raise GNDetError(errors.get()) from None
 
 
 def _free_local_port():

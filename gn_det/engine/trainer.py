@@ -1,23 +1,75 @@
-"""gn_det's trainer: detectron2's DefaultTrainer with the parts GN Mask R-CNN needs changed."""
+"""gn_det's trainer: detectron2's DefaultTrainer with the parts GN Mask R-CNN and long runs need."""
+import logging
 import os
 import weakref
 
+from detectron2.data import DatasetMapper
 from detectron2.engine import DefaultTrainer
+from detectron2.engine.train_loop import TrainerBase
+from detectron2.utils import comm
 
 from ..checkpoint import GNDetCheckpointer
-from ..evaluation import GNDetCOCOEvaluator
+from ..data.sample_stream import ResumableTrainLoader, TrainingStream
+from ..data.training_records import training_records
+from ..errors import ConfigError
+from ..evaluation import evaluator_from_config
+from ..modeling import build_model
+from ..seeding import STEP, derive_seed, seed_all_rngs
 from ..solver import build_optimizer
+from .atomic_checkpoint import AtomicSaveMixin
+from .finite_losses import stop_on_non_finite_losses
+from .preflight import check_datasets, check_training_config
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingCheckpointer(AtomicSaveMixin, GNDetCheckpointer):
+    """Loads weights as :class:`GNDetCheckpointer` does (any supported format, coverage report,
+    strict mode) and saves checkpoints atomically (:class:`AtomicSaveMixin`)."""
+
+
+def _run_seed(cfg):
+    # SEED < 0 asks for a random run; every process must draw the same seed.
+    return cfg.SEED if cfg.SEED >= 0 else comm.shared_random_seed()
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with COCO evaluation through pycocotools, norm weight decay 0, and weights
-    loaded by :class:`GNDetCheckpointer` (any supported format, coverage report, strict mode)."""
+    """DefaultTrainer with COCO evaluation through pycocotools, norm weight decay 0, weights loaded
+    by :class:`GNDetCheckpointer`, and runs that fail early and resume exactly:
+
+    * before any heavy work, the config is checked (:func:`check_training_config`), model build
+      errors become one-line ConfigErrors, and every dataset of the run is validated
+      (:func:`check_datasets`) before its data is read;
+    * the training data is a :class:`TrainingStream` (sample = f(seed, position)) and every
+      iteration reseeds the random generators from (seed, iteration, rank), so the run's
+      randomness depends on nothing but its seed and the iteration;
+    * checkpoints hold the optimizer state (SGD momentum) and the seed besides the model,
+      iteration and LR schedule, and are written atomically: a run killed at any point and resumed
+      with ``--resume`` continues as if it had not been interrupted;
+    * a NaN or Inf loss stops training before that iteration's update, naming the loss term and
+      the iteration (:mod:`.finite_losses`).
+    """
+
+    def __init__(self, cfg):
+        check_training_config(cfg, comm.get_world_size())
+        super().__init__(cfg)
+
+    @classmethod
+    def build_model(cls, cfg):
+        # gn_det's build_model: detectron2's, with the whole model on MODEL.FAST_PATH.
+        try:
+            model = build_model(cfg)
+        except ValueError as error:
+            raise ConfigError(f"Cannot build the model: {error}") from None
+        logger.info(f"Model:\n{model}")
+        stop_on_non_finite_losses(model)
+        return model
 
     @classmethod
     def build_checkpointer(cls, cfg, model, **checkpointables):
-        return GNDetCheckpointer(model, cfg.OUTPUT_DIR,
-                                 strict_backbone=cfg.GN_DET.STRICT_BACKBONE_WEIGHTS,
-                                 **checkpointables)
+        return TrainingCheckpointer(model, cfg.OUTPUT_DIR,
+                                    strict_backbone=cfg.GN_DET.STRICT_BACKBONE_WEIGHTS,
+                                    **checkpointables)
 
     def build_hooks(self):
         # DefaultTrainer.__init__ makes a plain DetectionCheckpointer just before calling this;
@@ -27,20 +79,62 @@ class Trainer(DefaultTrainer):
         return super().build_hooks()
 
     @classmethod
+    def build_train_loader(cls, cfg):
+        # Called once the model is built: every dataset of the run (evaluated ones too, which are
+        # read only hours later) is validated before any training data is read.
+        check_datasets(cfg.DATASETS.TRAIN + cfg.DATASETS.TEST, cfg.GN_DET.CHECK_IMAGE_FILES)
+        stream = TrainingStream(training_records(cfg), DatasetMapper(cfg, True), _run_seed(cfg))
+        return ResumableTrainLoader(stream, cfg.SOLVER.IMS_PER_BATCH,
+                                    aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
+                                    num_workers=cfg.DATALOADER.NUM_WORKERS)
+
+    @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         # Tasks from the config, so a model without predictions still reports both.
         tasks = ("bbox", "segm") if cfg.MODEL.MASK_ON else ("bbox",)
-        return GNDetCOCOEvaluator(dataset_name, tasks=tasks, output_dir=output_folder)
+        return evaluator_from_config(cfg, dataset_name, output_dir=output_folder, tasks=tasks)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
         return build_optimizer(cfg, model)
 
+    @property
+    def seed(self):
+        """The run's seed: ``SEED``, or the random one drawn when the run started."""
+        return self.data_loader.stream.seed
+
+    def state_dict(self):
+        state = super().state_dict()
+        # detectron2 0.6's DefaultTrainer leaves the optimizer out of its checkpoints, so a resume
+        # would restart SGD momentum from zero; the key is the one later detectron2 uses.
+        state["_trainer"] = self._trainer.state_dict()
+        state["seed"] = self.seed
+        return state
+
+    def load_state_dict(self, state_dict):
+        # TrainerBase's: iteration and hooks (the LR scheduler); the rest is handled here.
+        TrainerBase.load_state_dict(self, state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
+        else:
+            logger.warning("The checkpoint has no optimizer state (written by detectron2's own "
+                           "trainer?): SGD momentum restarts from zero.")
+        if "seed" in state_dict:
+            self.data_loader.stream.seed = state_dict["seed"]
+
     def train(self):
-        """Train, then return the last evaluation's results (None on other ranks or without one).
+        """Train from ``start_iter`` (0, or the iteration after the resumed checkpoint), then
+        return the last evaluation's results (None on other ranks or without one).
 
         DefaultTrainer returns them only when TEST.EXPECTED_RESULTS is set."""
+        self.data_loader.start_at(self.start_iter)
         super().train()
         return getattr(self, "_last_eval_results", None)
+
+    def run_step(self):
+        # RPN and ROI sampling draw from torch's generator: seeded from (seed, iteration, rank),
+        # a resumed iteration draws what the uninterrupted run drew.
+        seed_all_rngs(derive_seed(self.seed, STEP, self.iter, comm.get_rank()))
+        super().run_step()

@@ -5,13 +5,15 @@ with the norm of ``MODEL.RESNETS.NORM`` / ``MODEL.FPN.NORM`` resolved by
 :func:`gn_det.layers.norm_from_config`, so module and parameter names (``stem.conv1.norm``,
 ``res2.0.shortcut``, ``fpn_lateral2``...) are detectron2's and checkpoints stay interchangeable.
 Differences from ``build_resnet_backbone``: GN takes its groups from ``MODEL.GN``, R18/R34 accept any
-stage width (for small models), and weight standardization is applied when switched on.
+stage width (for small models), weight standardization is applied when switched on, and the fast
+path (``MODEL.FAST_PATH``, :mod:`gn_det.modeling.fast_path`) when switched on.
 """
 from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
 
 from ..layers import norm_from_config, standardize_conv_weights
+from .fast_path import fast_path_from_config
 
 # Residual blocks in res2..res5 for each supported depth.
 BLOCKS_PER_STAGE = {
@@ -93,7 +95,8 @@ def build_gn_det_resnet(cfg, input_shape):
     if cfg.MODEL.GN.WEIGHT_STANDARDIZATION:
         standardize_conv_weights(resnet)
     # Freeze after the norms are final; FREEZE_AT 0 (from scratch) trains every stage.
-    return resnet.freeze(cfg.MODEL.BACKBONE.FREEZE_AT)
+    resnet.freeze(cfg.MODEL.BACKBONE.FREEZE_AT)
+    return fast_path_from_config(cfg, resnet)
 
 
 @BACKBONE_REGISTRY.register()
@@ -115,4 +118,4 @@ def build_gn_det_resnet_fpn_backbone(cfg, input_shape):
     )
     if cfg.MODEL.GN.WEIGHT_STANDARDIZATION:
         standardize_conv_weights(fpn)
-    return fpn
+    return fast_path_from_config(cfg, fpn)

@@ -5,8 +5,9 @@
 * ``GNDetMaskRCNNConvUpsampleHead``: detectron2's 4conv + deconv mask head with a GN option.
 * ``GNDetRes5ROIHeads``: the C4 RoI head; res5 gets ``MODEL.RESNETS.NORM`` from the same factory.
 
-They subclass detectron2's heads and change only how the norm is chosen, so module names and
-checkpoints are detectron2's. A norm key that would be silently ignored is an error instead.
+They subclass detectron2's heads and change only how the norm is chosen (and, with
+``MODEL.FAST_PATH``, convert their convs to the fast path), so module names and checkpoints are
+detectron2's. A norm key that would be silently ignored is an error instead.
 """
 from detectron2.config import configurable
 from detectron2.modeling.backbone.resnet import BottleneckBlock, ResNet
@@ -21,6 +22,7 @@ from detectron2.modeling.roi_heads import (
 from torch import nn
 
 from ..layers import norm_from_config, standardize_conv_weights
+from .fast_path import FastPathOptions, fast_path_from_config
 
 
 def _conv_norm_arguments(cfg, head_key, layer):
@@ -43,15 +45,18 @@ class GNDetConvFCHead(FastRCNNConvFCHead):
 
     @configurable
     def __init__(self, input_shape, *, conv_dims, fc_dims, conv_norm="",
-                 weight_standardization=False):
+                 weight_standardization=False, fast_path=None):
         super().__init__(input_shape, conv_dims=conv_dims, fc_dims=fc_dims, conv_norm=conv_norm)
         if weight_standardization:
             standardize_conv_weights(self)
+        if fast_path is not None:
+            fast_path.convert(self)
 
     @classmethod
     def from_config(cls, cfg, input_shape):
         return {**super().from_config(cfg, input_shape),
-                **_conv_norm_arguments(cfg, "ROI_BOX_HEAD", "roi_heads.box_head")}
+                **_conv_norm_arguments(cfg, "ROI_BOX_HEAD", "roi_heads.box_head"),
+                "fast_path": FastPathOptions.from_config(cfg)}
 
 
 @ROI_MASK_HEAD_REGISTRY.register()
@@ -60,16 +65,19 @@ class GNDetMaskRCNNConvUpsampleHead(MaskRCNNConvUpsampleHead):
 
     @configurable
     def __init__(self, input_shape, *, num_classes, conv_dims, conv_norm="",
-                 weight_standardization=False, **kwargs):
+                 weight_standardization=False, fast_path=None, **kwargs):
         super().__init__(input_shape, num_classes=num_classes, conv_dims=conv_dims,
                          conv_norm=conv_norm, **kwargs)
         if weight_standardization:
             standardize_conv_weights(self)
+        if fast_path is not None:
+            fast_path.convert(self)
 
     @classmethod
     def from_config(cls, cfg, input_shape):
         return {**super().from_config(cfg, input_shape),
-                **_conv_norm_arguments(cfg, "ROI_MASK_HEAD", "roi_heads.mask_head")}
+                **_conv_norm_arguments(cfg, "ROI_MASK_HEAD", "roi_heads.mask_head"),
+                "fast_path": FastPathOptions.from_config(cfg)}
 
 
 @ROI_HEADS_REGISTRY.register()
@@ -110,4 +118,4 @@ class GNDetRes5ROIHeads(Res5ROIHeads):
         res5 = nn.Sequential(*blocks)
         if cfg.MODEL.GN.WEIGHT_STANDARDIZATION:
             standardize_conv_weights(res5)
-        return res5, out_channels
+        return fast_path_from_config(cfg, res5), out_channels

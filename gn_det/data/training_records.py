@@ -1,0 +1,28 @@
+"""The training images and annotations of a config, as training uses them."""
+from detectron2.data.build import (
+    filter_images_with_only_crowd_annotations,
+    get_detection_dataset_dicts,
+)
+
+from ..errors import DatasetError
+from .annotation_checks import usable_annotations
+
+
+def training_records(cfg):
+    """The dataset dicts of ``cfg.DATASETS.TRAIN`` that training uses: skipped annotations removed,
+    then images left without annotations removed (``DATALOADER.FILTER_EMPTY_ANNOTATIONS``)."""
+    records = get_detection_dataset_dicts(
+        cfg.DATASETS.TRAIN,
+        filter_empty=False,
+        min_keypoints=(cfg.MODEL.ROI_KEYPOINT_HEAD.MIN_KEYPOINTS_PER_IMAGE
+                       if cfg.MODEL.KEYPOINT_ON else 0),
+        proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None,
+    )
+    records = [usable_annotations(record) for record in records]
+    if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
+        records = filter_images_with_only_crowd_annotations(records)
+    if not records:
+        raise DatasetError(f"No image of {', '.join(cfg.DATASETS.TRAIN)} has a usable annotation: "
+                           "nothing to train on. `python tools/validate_dataset.py --dataset NAME` "
+                           "lists what was skipped.")
+    return records

@@ -1,0 +1,147 @@
+"""GroupNorm fused with the residual add and ReLU that follow it, for inference.
+
+``group_norm_act(x, norm, residual, relu)`` is ``relu(norm(x) + residual)``. Where nothing needs
+``x`` afterwards (no autograd graph records it) and the tensor is large, it runs two compiled
+kernels instead of eager's GroupNorm + add + ReLU: one reduces ``x`` to a per-(sample, channel)
+scale and shift, one applies ``x * scale + shift (+ residual)``, ReLU, in place. No new
+activation-sized tensor is allocated; eager GroupNorm allocates one per call, and on the CPU glibc
+maps fresh pages for every allocation above 32 MiB, which is most of eager GN's time on such
+tensors.
+
+Everything else (training, small tensors, no compiler) runs the eager ops detectron2 runs. The
+kernels are ``torch.compile``'d on first use; if compiling fails (e.g. no C++ compiler), a warning
+says so and eager is used from then on.
+"""
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+# On the CPU, smaller tensors come from malloc's free lists and eager GroupNorm is as fast as the
+# compiled kernels (measured on 2 cores: 3.5M elements eager 0.7 ms vs compiled 1.3 ms; 14M
+# elements eager 15 ms vs compiled 4 ms). 32 MiB is glibc's largest mmap threshold.
+CPU_MIN_COMPILED_BYTES = 32 * 2**20
+
+# Process-wide: whether compiling failed once (then eager from then on), and time spent compiling.
+_state = {"failed": False, "compile_seconds": 0.0}
+
+
+def compile_failed():
+    """True when compiling the kernels failed in this process (eager is used instead)."""
+    return _state["failed"]
+
+
+def compile_seconds():
+    """Seconds spent in kernel calls that compiled something (first uses of a kernel/layout)."""
+    return _state["compile_seconds"]
+
+
+def _combine(mean, var, dim):
+    # Mean and variance of the union of equal-sized parts: exact (law of total variance).
+    total_mean = mean.mean(dim, keepdim=True)
+    total_var = var.mean(dim, keepdim=True) + (mean - total_mean).square().mean(dim, keepdim=True)
+    return total_mean, total_var
+
+
+def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
+    """Per-(sample, channel) ``scale``, ``shift`` (N, C, 1, 1) with GroupNorm(x) = x * scale + shift.
+
+    Rows (channels-last) or channels (contiguous) are reduced first, so the compiled reduction
+    reads ``x`` in memory order; their statistics are then combined exactly per group.
+    """
+    n, c, h, w = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        var, mean = torch.var_mean(x.permute(0, 2, 3, 1), dim=2, unbiased=False)  # (N, H, C)
+        mean, var = _combine(mean, var, 1)  # (N, 1, C)
+    else:
+        var, mean = torch.var_mean(x.reshape(n, c, h * w), dim=2, unbiased=False)  # (N, C)
+    mean, var = _combine(mean.reshape(n, num_groups, -1), var.reshape(n, num_groups, -1), 2)
+    scale = weight.reshape(1, num_groups, -1) * (var + eps).rsqrt()
+    shift = bias.reshape(1, num_groups, -1) - mean * scale
+    return scale.reshape(n, c, 1, 1), shift.reshape(n, c, 1, 1)
+
+
+# One function per variant, so each compiled function has one graph per layout and dtype.
+def _scale_shift_(x, scale, shift):
+    return x.mul_(scale).add_(shift)
+
+
+def _scale_shift_relu_(x, scale, shift):
+    return x.mul_(scale).add_(shift).relu_()
+
+
+def _scale_shift_add_relu_(x, scale, shift, residual):
+    return x.mul_(scale).add_(shift).add_(residual).relu_()
+
+
+_EAGER = {
+    "scale_shift": group_norm_scale_shift,
+    (False, False): _scale_shift_,
+    (False, True): _scale_shift_relu_,
+    (True, True): _scale_shift_add_relu_,
+}
+_compiled = {}
+
+
+def _kernel(name):
+    if name not in _compiled:
+        # dynamic=True: one kernel for every shape (layers, image sizes, RoI counts).
+        _compiled[name] = torch.compile(_EAGER[name], dynamic=True)
+    return _compiled[name]
+
+
+def _graphs_compiled():
+    try:
+        import torch._dynamo.utils
+
+        return torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    except (ImportError, AttributeError, KeyError):  # only for reporting compile time
+        return 0
+
+
+def _run_compiled(x, norm, residual, relu):
+    compiled_before = _graphs_compiled()
+    start = time.perf_counter()
+    # Detached: compiled code specializes on a Parameter's shape and requires_grad, which would
+    # recompile it for every channel count and frozen stage.
+    scale, shift = _kernel("scale_shift")(x, norm.num_groups, norm.weight.detach(),
+                                          norm.bias.detach(), norm.eps)
+    apply = _kernel((residual is not None, relu))
+    out = apply(x, scale, shift, residual) if residual is not None else apply(x, scale, shift)
+    if _graphs_compiled() != compiled_before:
+        _state["compile_seconds"] += time.perf_counter() - start
+    return out
+
+
+def _worth_compiling(x, norm, residual, relu):
+    if residual is not None and not relu:
+        return False  # no caller needs it; eager
+    if x.dim() != 4 or x.numel() == 0 or x.dtype != norm.weight.dtype:
+        return False  # dtype: e.g. autocast, where eager GroupNorm returns float32 for float16
+    return x.device.type != "cpu" or x.numel() * x.element_size() >= CPU_MIN_COMPILED_BYTES
+
+
+def _records_autograd(*tensors):
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def group_norm_act(x, norm, residual=None, relu=False, compile=True):
+    """``relu(norm(x) + residual)``, each of ``residual`` and ``relu`` optional.
+
+    ``norm`` is an ``nn.GroupNorm``. ``x`` may be overwritten: pass a tensor nothing else uses
+    (the output of the conv before the norm). ``compile=False``: eager ops only.
+    """
+    if (compile and not _state["failed"] and _worth_compiling(x, norm, residual, relu)
+            and not _records_autograd(x, norm.weight, norm.bias, residual)):
+        try:
+            return _run_compiled(x, norm, residual, relu)
+        except Exception as error:  # noqa: BLE001  (any compiler failure: fall back, say why)
+            _state["failed"] = True
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            warnings.warn(f"gn_det fast path: compiling the fused GroupNorm kernels failed "
+                          f"({reason}); using eager GroupNorm from now on.", RuntimeWarning)
+    out = F.group_norm(x, norm.num_groups, norm.weight, norm.bias, norm.eps)
+    if residual is not None:
+        out += residual
+    return F.relu_(out) if relu else out

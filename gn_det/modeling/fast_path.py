@@ -1,0 +1,122 @@
+"""gn_det's fast path: the same model, with its norms fused and its convolutions channels-last.
+
+:func:`convert_to_fast_path` converts, in place, a module built from detectron2's layers (a gn_det
+backbone or head, or detectron2's own ResNet/FPN/heads):
+
+* every ``Conv2d`` becomes a :class:`gn_det.layers.FusedConv2d` (FrozenBN folded into the conv,
+  GroupNorm fused with the residual add and ReLU, in place in inference);
+* the ResNet stem and blocks, which apply their ReLUs outside the convs, hand them to the convs;
+* the mask head's ReLU after its deconv runs in place;
+* RoIAlign (in a whole model's ROI poolers) reads channels-last CPU features directly, as one
+  ``embedding_bag`` per level (:mod:`gn_det.layers.roi_align`), instead of torchvision's
+  single-threaded kernel on an NCHW copy;
+* with ``channels_last``, the conv weights are stored channels-last, so oneDNN (CPU) runs the
+  convolutions without reordering activations, and every activation after the first conv is
+  channels-last too.
+
+Only classes change (as ``torch.nn.utils.parametrize`` does): module names, parameters, buffers and
+state dict keys stay those of the eager model, so checkpoints load into either. Outputs equal
+eager outputs up to float rounding (tests/test_fast_path.py states the tolerances).
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from detectron2.layers import ROIAlign
+from detectron2.modeling import build_model as detectron2_build_model
+from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock
+from detectron2.modeling.poolers import ROIPooler
+from detectron2.modeling.roi_heads import MaskRCNNConvUpsampleHead
+
+from ..layers.fused_conv import FusedConv2d, fuse_conv
+from ..layers.roi_align import FastROIAlign, FastROIPooler
+
+
+class FastBasicStem(BasicStem):
+    def forward(self, x):
+        x = self.conv1(x, relu=True)
+        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+
+
+class FastBasicBlock(BasicBlock):
+    def forward(self, x):
+        out = self.conv1(x, relu=True)
+        shortcut = x if self.shortcut is None else self.shortcut(x)
+        return self.conv2(out, residual=shortcut, relu=True)
+
+
+class FastBottleneckBlock(BottleneckBlock):
+    def forward(self, x):
+        out = self.conv1(x, relu=True)
+        out = self.conv2(out, relu=True)
+        shortcut = x if self.shortcut is None else self.shortcut(x)
+        return self.conv3(out, residual=shortcut, relu=True)
+
+
+# detectron2 class -> its fast subclass (only forward differs).
+_FAST_BLOCKS = {
+    BasicStem: FastBasicStem,
+    BasicBlock: FastBasicBlock,
+    BottleneckBlock: FastBottleneckBlock,
+}
+_FAST_POOLERS = {ROIPooler: FastROIPooler, ROIAlign: FastROIAlign}
+
+
+def _convs_of(block):
+    return [block.conv1, getattr(block, "conv2", None), getattr(block, "conv3", None),
+            getattr(block, "shortcut", None)]
+
+
+def convert_to_fast_path(module, channels_last=True, compile_norm=True):
+    """Convert ``module`` to the fast path in place (see the module docstring) and return it.
+
+    ``compile_norm=False`` keeps the fused GroupNorm on eager ops (no torch.compile). Converting
+    twice changes nothing.
+    """
+    for child in module.modules():
+        fuse_conv(child, compile_norm=compile_norm)
+    for child in module.modules():
+        fast = _FAST_BLOCKS.get(type(child))
+        # A block whose convs are not all fusable (e.g. deformable) keeps its eager forward.
+        if fast and all(c is None or isinstance(c, FusedConv2d) for c in _convs_of(child)):
+            child.__class__ = fast
+        if type(child) in _FAST_POOLERS:
+            child.__class__ = _FAST_POOLERS[type(child)]
+        if isinstance(child, MaskRCNNConvUpsampleHead):
+            # The deconv's backward does not need its output: ReLU it in place.
+            child.deconv_relu.inplace = True
+    if channels_last:
+        module.to(memory_format=torch.channels_last)
+    return module
+
+
+@dataclass(frozen=True)
+class FastPathOptions:
+    """How gn_det's builders convert what they build (``MODEL.FAST_PATH``)."""
+
+    channels_last: bool = True
+    compile_norm: bool = True
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The options of ``MODEL.FAST_PATH``, or None when it is switched off."""
+        fast_path = cfg.MODEL.FAST_PATH
+        if not fast_path.ENABLED:
+            return None
+        return cls(channels_last=fast_path.CHANNELS_LAST, compile_norm=fast_path.COMPILE)
+
+    def convert(self, module):
+        return convert_to_fast_path(module, self.channels_last, self.compile_norm)
+
+
+def build_model(cfg):
+    """detectron2's ``build_model``, then the whole model on the fast path as ``MODEL.FAST_PATH``
+    says. gn_det's own backbones and heads are converted when built; this also converts what
+    detectron2 builds around them (the RPN head's conv, the ROI poolers)."""
+    return fast_path_from_config(cfg, detectron2_build_model(cfg))
+
+
+def fast_path_from_config(cfg, module):
+    """``module`` converted when ``MODEL.FAST_PATH.ENABLED``, else unchanged."""
+    options = FastPathOptions.from_config(cfg)
+    return module if options is None else options.convert(module)

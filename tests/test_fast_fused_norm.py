@@ -1,0 +1,90 @@
+"""The fused GroupNorm + residual + ReLU equals eager GroupNorm + add + ReLU."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gn_det.layers import fused_norm
+from gn_det.layers.fused_norm import group_norm_act, group_norm_scale_shift
+
+CHANNELS_LAST = torch.channels_last
+
+
+def group_norm(channels, groups):
+    norm = nn.GroupNorm(groups, channels)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-1, 1)
+    return norm
+
+
+def eager(x, norm, residual=None, relu=False):
+    out = F.group_norm(x, norm.num_groups, norm.weight, norm.bias, norm.eps)
+    if residual is not None:
+        out = out + residual
+    return F.relu(out) if relu else out
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CHANNELS_LAST])
+@pytest.mark.parametrize("shape,groups", [((2, 64, 9, 7), 32), ((3, 32, 5, 11), 1),
+                                          ((1, 16, 4, 4), 16)])
+def test_scale_and_shift_reproduce_group_norm(shape, groups, memory_format):
+    norm = group_norm(shape[1], groups)
+    x = (torch.randn(shape) * 4 + 3).contiguous(memory_format=memory_format)
+    scale, shift = group_norm_scale_shift(x, groups, norm.weight, norm.bias, norm.eps)
+    torch.testing.assert_close(x * scale + shift, eager(x, norm), atol=2e-5, rtol=1e-5)
+
+
+def test_with_autograd_it_runs_eager_ops_and_keeps_its_input():
+    norm = group_norm(64, 32)
+    x = torch.randn(2, 64, 6, 6, requires_grad=True)
+    residual = torch.randn(2, 64, 6, 6)
+    before = x.detach().clone()
+    out = group_norm_act(x, norm, residual, relu=True)
+    assert torch.equal(out, eager(x, norm, residual, relu=True))
+    assert torch.equal(x.detach(), before)
+    out.sum().backward()
+    assert x.grad is not None and norm.weight.grad is not None
+
+
+def test_small_tensors_take_the_eager_ops_bit_for_bit():
+    norm = group_norm(64, 32)
+    x = torch.randn(2, 64, 6, 6)
+    with torch.no_grad():
+        assert torch.equal(group_norm_act(x.clone(), norm, relu=True), eager(x, norm, relu=True))
+
+
+@pytest.fixture
+def compile_small_tensors(monkeypatch):
+    """Send every tensor to the compiled kernels (compiling them takes seconds on first use)."""
+    monkeypatch.setattr(fused_norm, "CPU_MIN_COMPILED_BYTES", 0)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CHANNELS_LAST])
+def test_compiled_in_place_kernels_equal_eager(compile_small_tensors, memory_format):
+    norm = group_norm(64, 32)
+    x = (torch.randn(2, 64, 10, 12) * 3 + 1).contiguous(memory_format=memory_format)
+    residual = torch.randn_like(x)
+    with torch.no_grad():
+        for args in [(None, False), (None, True), (residual, True)]:
+            expected = eager(x, norm, *args)
+            buffer = x.clone()
+            out = group_norm_act(buffer, norm, *args)
+            assert not fused_norm.compile_failed()
+            assert out.data_ptr() == buffer.data_ptr()  # in place: no new activation tensor
+            assert out.is_contiguous(memory_format=memory_format)
+            torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_a_warning(compile_small_tensors, monkeypatch):
+    def broken_kernel(name):
+        raise RuntimeError("no C++ compiler\nmore details")
+
+    monkeypatch.setattr(fused_norm, "_kernel", broken_kernel)
+    monkeypatch.setitem(fused_norm._state, "failed", False)
+    norm = group_norm(64, 32)
+    x = torch.randn(2, 64, 6, 6)
+    with torch.no_grad(), pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler.*eager"):
+        out = group_norm_act(x.clone(), norm, relu=True)
+    assert torch.equal(out, eager(x, norm, relu=True))
+    assert fused_norm.compile_failed()
