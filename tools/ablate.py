@@ -2,9 +2,9 @@
 """CPU ablations of GN's detection claims on the shapes set: box-head norm, from scratch, groups and
 batch size; writes results.json, results.md (mean ± std, claim-by-claim verdicts) and PNG plots.
 
-    python tools/ablate.py --output-dir output/ablation               # default, ~1 h on 2 cores
-    python tools/ablate.py --quick --output-dir /tmp/ablate_quick     # end-to-end check, seconds
-    python tools/ablate.py --report-only --output-dir output/ablation # report from results.json
+    python tools/ablate.py --output-dir output/ablation                # 28 trainings, ~55 min, 2 cores
+    python tools/ablate.py --quick --output-dir /tmp/ablate_quick      # end-to-end check, seconds
+    python tools/ablate.py --report-only --output-dir output/ablation  # report from results.json
 
 Runs are trained one after another in this process, seed by seed (all cells at seed 0 first), and
 results.json/results.md/plots are rewritten after every run, so an interrupted run still reports
