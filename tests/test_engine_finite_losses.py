@@ -75,6 +75,9 @@ def run_two_losses(rank, tmp_path):
         except NonFiniteError as error:
             outcome = str(error)
     (tmp_path / f"rank{rank}.txt").write_text(outcome)
+    # Leave together: a process exiting with a live gloo group can abort (SIGABRT) at exit.
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def test_a_nan_loss_in_one_process_stops_every_process_with_the_same_message(tmp_path):

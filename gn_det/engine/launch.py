@@ -45,6 +45,13 @@ def _join_process_group(init_method, world_size, rank, local_rank, processes_per
     comm.synchronize()
 
 
+def _leave_process_group():
+    # Every process has finished: leave together, so that none exits while gloo still talks to
+    # it (a process torn down with a live gloo group can abort with SIGABRT at exit).
+    comm.synchronize()
+    dist.destroy_process_group()
+
+
 def _cpu_worker(local_rank, main_func, world_size, processes_per_machine, machine_rank, dist_url,
                 args):
     rank = machine_rank * processes_per_machine + local_rank
@@ -52,6 +59,7 @@ def _cpu_worker(local_rank, main_func, world_size, processes_per_machine, machin
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes_per_machine))
     _join_process_group(dist_url, world_size, rank, local_rank, processes_per_machine)
     main_func(*args)
+    _leave_process_group()
 
 
 def _reporting_user_errors(errors, main_func, *args):
@@ -84,7 +92,9 @@ def launch(main_func, processes_per_machine, num_machines=1, machine_rank=0, dis
         _join_process_group("env://", int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"]),
                             int(os.environ["LOCAL_RANK"]),
                             int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])))
-        return main_func(*args)
+        result = main_func(*args)
+        _leave_process_group()
+        return result
     if processes_per_machine * num_machines == 1:
         return main_func(*args)
     errors = mp.get_context("spawn").SimpleQueue()
