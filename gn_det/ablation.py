@@ -11,7 +11,14 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import matplotlib
 from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from .config import load_config
+from .engine import Trainer
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 ALL_GN = ["MODEL.RESNETS.NORM", "GN", "MODEL.FPN.NORM", "GN",
           "MODEL.ROI_BOX_HEAD.NORM", "GN", "MODEL.ROI_MASK_HEAD.NORM", "GN"]
@@ -77,8 +84,6 @@ def studies(images_seen, quick=False):
 def resolved_config(config_file, overrides):
     """The full config that ``overrides`` on ``config_file`` give, as text: cells with the same text
     train the same model."""
-    from .config import load_config
-
     return load_config(config_file, list(overrides)).dump()
 
 
@@ -94,9 +99,6 @@ def register_val_subset(num_images, source="shapes_val"):
 
 def train_cell(config_file, overrides, seed, output_dir):
     """Train and evaluate one run in this process; returns (box AP, mask AP, seconds)."""
-    from .config import load_config
-    from .engine import Trainer
-
     cfg = load_config(config_file, list(overrides) + ["SEED", str(seed), "OUTPUT_DIR", output_dir])
     start = time.perf_counter()
     trainer = Trainer(cfg)
@@ -190,10 +192,6 @@ def markdown(table, study_list, runs, wall_seconds):
 
 def plot(table, study_list, output_dir):
     """bar_<study>.png per study and ap_vs_batch.png; returns the written paths."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     paths = []
     for study in study_list:
         cells = table[study.name]
@@ -226,7 +224,6 @@ def plot(table, study_list, output_dir):
 
 
 def _save(fig, path):
-    import matplotlib.pyplot as plt
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

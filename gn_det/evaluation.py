@@ -43,18 +43,16 @@ def check_backend(backend):
         load_faster_coco_eval()
 
 
-def evaluate_with_faster_coco_eval(coco_gt, coco_results, iou_type, img_ids=None,
-                                   max_dets_per_image=None, faster_gt=None):
+def evaluate_with_faster_coco_eval(faster_gt, coco_results, iou_type, img_ids=None,
+                                   max_dets_per_image=None):
     """detectron2's ``_evaluate_predictions_on_coco``, computed by faster-coco-eval.
 
-    ``coco_gt`` is a pycocotools COCO; ``faster_gt`` the same annotations loaded by
-    faster-coco-eval (built from ``coco_gt`` when None). Returns the evaluated ``COCOeval_faster``,
-    whose ``stats`` and ``eval["precision"]`` are what detectron2 reads from pycocotools' COCOeval.
+    ``faster_gt`` is the ground truth loaded by faster-coco-eval (``faster_coco_eval.COCO``).
+    Returns the evaluated ``COCOeval_faster``, whose ``stats`` and ``eval["precision"]`` are what
+    detectron2 reads from pycocotools' COCOeval.
     """
     faster_coco_eval = load_faster_coco_eval()
-    if faster_gt is None:
-        faster_gt = faster_coco_eval.COCO(copy.deepcopy(coco_gt.dataset))
-    coco_dt = _load_results(faster_gt, coco_results, iou_type)
+    coco_dt = _load_results(faster_coco_eval, faster_gt, coco_results, iou_type)
     coco_eval = faster_coco_eval.COCOeval_faster(faster_gt, coco_dt, iou_type)
     coco_eval.params.maxDets = list(max_dets_per_image or [1, 10, 100])
     if img_ids is not None:
@@ -66,10 +64,10 @@ def evaluate_with_faster_coco_eval(coco_gt, coco_results, iou_type, img_ids=None
     return coco_eval
 
 
-def _load_results(faster_gt, coco_results, iou_type):
+def _load_results(faster_coco_eval, faster_gt, coco_results, iou_type):
     """faster-coco-eval's ``COCO.loadRes`` for detectron2's bbox and segm results (same fields and
     values), with all masks' areas and boxes computed in one call instead of one per result."""
-    mask = load_faster_coco_eval().mask
+    mask = faster_coco_eval.mask
     annotations = [result.copy() for result in coco_results]  # the caller's dicts stay as they were
     if iou_type == "segm":
         # As detectron2 does: the mask's box, not the predicted one, so that the mask's area
@@ -82,7 +80,7 @@ def _load_results(faster_gt, coco_results, iou_type):
             annotation["area"] = annotation["bbox"][2] * annotation["bbox"][3]
     for index, annotation in enumerate(annotations, start=1):
         annotation["id"], annotation["iscrowd"] = index, 0
-    results = load_faster_coco_eval().COCO()
+    results = faster_coco_eval.COCO()
     results.dataset = {"images": list(faster_gt.dataset["images"]), "annotations": annotations,
                        "categories": copy.deepcopy(faster_gt.dataset["categories"])}
     results.createIndex()
@@ -130,8 +128,8 @@ class GNDetCOCOEvaluator(COCOEvaluator):
                 # Keypoint OKS and custom maxDets summaries stay on detectron2's own path.
                 return pycocotools_evaluate(coco_gt, coco_results, iou_type, img_ids=img_ids,
                                             max_dets_per_image=max_dets_per_image, **kwargs)
-            return evaluate_with_faster_coco_eval(coco_gt, coco_results, iou_type, img_ids,
-                                                  max_dets_per_image, faster_gt=self._faster_gt)
+            return evaluate_with_faster_coco_eval(self._faster_gt, coco_results, iou_type, img_ids,
+                                                  max_dets_per_image)
 
         self._logger.info("COCO evaluation backend: faster-coco-eval")
         with _detectron2_evaluates_with(evaluate):

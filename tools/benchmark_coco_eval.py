@@ -128,7 +128,7 @@ def evaluate(backend, gt, results, iou_type):
         if backend == "pycocotools":
             coco_eval = _evaluate_predictions_on_coco(gt, results, iou_type, use_fast_impl=False)
         else:
-            coco_eval = evaluate_with_faster_coco_eval(None, results, iou_type, faster_gt=gt)
+            coco_eval = evaluate_with_faster_coco_eval(gt, results, iou_type)
     return [float(v) for v in coco_eval.stats[:12]], time.perf_counter() - start
 
 
