@@ -60,8 +60,8 @@ def test_catalog_has_fair_gn_imagenet_and_mask_rcnn_weights():
 
 
 def test_detectron2_schemes_resolve_to_their_urls():
-    assert url_of("detectron2://ImageNetPretrained/FAIR/R-50-GN.pkl") == \
-        "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/FAIR/R-50-GN.pkl"
+    assert url_of("detectron2://ImageNetPretrained/MSRA/R-50.pkl") == \
+        "https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/MSRA/R-50.pkl"
     assert url_of("catalog://ImageNetPretrained/FAIR/R-50-GN") == \
         url_of("Detectron/ImageNetPretrained/R-50-GN")
     with pytest.raises(UnknownCatalogEntryError, match="catalog://ImageNetPretrained/Nope"):
@@ -81,8 +81,8 @@ def test_offline_download_fails_fast_saying_how_to_pass_the_file(offline):
 def test_checkpointer_load_of_a_url_fails_the_same_way_offline(offline):
     checkpointer = GNDetCheckpointer(nn.Linear(1, 1))
 
-    with pytest.raises(WeightsUnavailableError, match="R-50-GN.pkl"):
-        checkpointer.load("detectron2://ImageNetPretrained/FAIR/R-50-GN.pkl")
+    with pytest.raises(WeightsUnavailableError, match="47261647/R-50-GN.pkl"):
+        checkpointer.load("catalog://ImageNetPretrained/FAIR/R-50-GN")
 
 
 def test_cached_file_is_used_without_network(no_download_expected):

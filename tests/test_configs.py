@@ -46,8 +46,8 @@ BN_IMAGENET = {"MODEL.RESNETS.NORM": "FrozenBN", "MODEL.RESNETS.STRIDE_IN_1X1": 
                "MODEL.PIXEL_STD": [1.0, 1.0, 1.0], "INPUT.FORMAT": "BGR",
                "MODEL.BACKBONE.FREEZE_AT": 2}
 SCRATCH = {"MODEL.WEIGHTS": "", "MODEL.BACKBONE.FREEZE_AT": 0}
-R50_GN_WEIGHTS = {"MODEL.WEIGHTS": "detectron2://ImageNetPretrained/FAIR/R-50-GN.pkl"}
-R101_GN_WEIGHTS = {"MODEL.WEIGHTS": "detectron2://ImageNetPretrained/FAIR/R-101-GN.pkl",
+R50_GN_WEIGHTS = {"MODEL.WEIGHTS": "catalog://ImageNetPretrained/FAIR/R-50-GN"}
+R101_GN_WEIGHTS = {"MODEL.WEIGHTS": "catalog://ImageNetPretrained/FAIR/R-101-GN",
                    "MODEL.RESNETS.DEPTH": 101}
 R50_BN_WEIGHTS = {"MODEL.WEIGHTS": "detectron2://ImageNetPretrained/MSRA/R-50.pkl"}
 R101_BN_WEIGHTS = {"MODEL.WEIGHTS": "detectron2://ImageNetPretrained/MSRA/R-101.pkl",

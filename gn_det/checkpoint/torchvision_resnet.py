@@ -2,8 +2,10 @@
 
 They name layers ``conv1``/``bn1``, ``layer1..4.<i>.conv{1,2,3}``/``bn{1,2,3}``,
 ``downsample.0``/``downsample.1`` and ``fc`` (timm keeps the ``bn`` names for its GroupNorm
-layers). The ResNet maps onto detectron2's ``stem`` and ``res2..res5``; ``fc`` (the ImageNet
-classifier) is dropped.
+layers). OpenMMLab's ResNets name a GroupNorm ``gn1``/``gn{1,2,3}`` instead (mmcv's
+``build_norm_layer``), as in the GN+WS ImageNet ResNets of the WS authors that mmcv publishes as
+``jhu/resnet50_gn_ws``; those files wrap the state dict in ``'state_dict'``. The ResNet maps onto
+detectron2's ``stem`` and ``res2..res5``; ``fc`` (the ImageNet classifier) is dropped.
 
 Their input convention differs from Detectron's: RGB images, normalised by ImageNet's mean and
 standard deviation (given for 0-1 pixels; times 255 here), stride-2 in the 3x3 conv.
@@ -33,10 +35,10 @@ def _stage(match):
 
 _RENAMES = (
     (re.compile(r"^conv1\."), lambda m: "stem.conv1."),
-    (re.compile(r"^bn1\."), lambda m: "stem.conv1.norm."),
+    (re.compile(r"^[bg]n1\."), lambda m: "stem.conv1.norm."),
     (re.compile(r"^layer(?P<layer>\d)\.(?P<block>\d+)\.conv(?P<conv>\d)\."),
      lambda m: f"{_stage(m)}.conv{m['conv']}."),
-    (re.compile(r"^layer(?P<layer>\d)\.(?P<block>\d+)\.bn(?P<conv>\d)\."),
+    (re.compile(r"^layer(?P<layer>\d)\.(?P<block>\d+)\.[bg]n(?P<conv>\d)\."),
      lambda m: f"{_stage(m)}.conv{m['conv']}.norm."),
     (re.compile(r"^layer(?P<layer>\d)\.(?P<block>\d+)\.downsample\.0\."),
      lambda m: f"{_stage(m)}.shortcut."),
