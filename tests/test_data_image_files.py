@@ -1,4 +1,6 @@
-"""image_file_problem: sizes as detectron2 reads them, end markers, and the full decode."""
+"""image_file_problem: sizes as detectron2 reads them, and truncation judged as detectron2's
+read_image (a PIL decode) judges it: a file cut short is truncated, data after a complete image is
+not."""
 import numpy as np
 import pytest
 from detectron2.data.detection_utils import read_image
@@ -29,11 +31,30 @@ def test_padding_after_the_end_marker_is_not_truncation(tmp_path):
     assert image_file_problem(str(path), 40, 30) is None
 
 
-@pytest.mark.parametrize("name", ["cut.jpg", "cut.png"])
-def test_a_file_cut_short_is_truncated(tmp_path, name):
+# What a phone appends to a "motion photo": an MP4 file (here its 'ftyp' box and random payload).
+MP4_TRAILER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400
+
+
+@pytest.mark.parametrize("full_decode", [False, True])
+@pytest.mark.parametrize("name", ["motion.jpg", "progressive.jpg", "trailer.png"])
+def test_data_after_a_complete_image_is_not_truncation(tmp_path, name, full_decode):
+    path = write_image(tmp_path / name, progressive=name.startswith("progressive"))
+    path.write_bytes(path.read_bytes() + MP4_TRAILER)
+    assert read_image(str(path)).shape == (30, 40, 3)  # detectron2 reads it whole
+    assert image_file_problem(str(path), 40, 30, full_decode=full_decode) is None
+
+
+@pytest.mark.parametrize("full_decode", [False, True])
+@pytest.mark.parametrize("name,cut", [("cut.jpg", 50), ("cut.png", 50), ("no_end_marker.jpg", 2),
+                                      ("half.jpg", "half"), ("half.png", "half")])
+def test_a_file_cut_short_is_truncated(tmp_path, name, cut, full_decode):
     path = write_image(tmp_path / name)
-    path.write_bytes(path.read_bytes()[:-50])
-    assert image_file_problem(str(path), 40, 30)[0] == "truncated_image"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2] if cut == "half" else data[:-cut])
+    with pytest.raises(OSError, match="truncated"):
+        read_image(str(path))  # detectron2 cannot read it
+    kind, detail = image_file_problem(str(path), 40, 30, full_decode=full_decode)
+    assert kind == "truncated_image" and "ends before the image is complete" in detail
 
 
 def test_damage_inside_a_file_needs_the_full_decode(tmp_path):
@@ -49,4 +70,5 @@ def test_damage_inside_a_file_needs_the_full_decode(tmp_path):
 
 def test_size_check_is_skipped_without_a_size(tmp_path):
     assert image_file_problem(str(write_image(tmp_path / "a.png"))) is None
-    assert image_file_problem(str(tmp_path / "b.png"))[0] == "missing_image_file"
+    assert image_file_problem(str(tmp_path / "b.png")) == (
+        "missing_image_file", f"{tmp_path / 'b.png'} does not exist")
