@@ -78,14 +78,20 @@ def test_check_generates_shapes_splits(small_shapes):
     assert (small_shapes / "annotations" / "instances_train.json").exists()
 
 
-def test_check_names_related_datasets_for_an_unknown_name():
+@pytest.mark.parametrize("typed,closest", [("shapes_vall", "shapes_val"),
+                                           ("coco_2017_tran", "coco_2017_train")])
+def test_check_names_the_closest_registered_name_for_an_unknown_one(typed, closest):
     with pytest.raises(DatasetError) as error:
-        check_dataset_available("shapes_vall")
-    message = str(error.value)
+        check_dataset_available(typed)
     assert isinstance(error.value, ValueError)
-    assert "'shapes_vall'" in message and "not registered" in message
-    for related in ("shapes_val", "shapes_train", "coco_2017_val", "coco_2017_train"):
-        assert related in message
+    assert str(error.value) == f"Dataset '{typed}' is not registered. Did you mean '{closest}'?"
+
+
+def test_check_says_how_to_register_a_name_close_to_none():
+    with pytest.raises(DatasetError, match=r"^Dataset 'my_parts' is not registered. No registered "
+                                           r"dataset has a similar name: register yours .*"
+                                           r"register_coco_instances"):
+        check_dataset_available("my_parts")
 
 
 def test_check_says_where_it_looked_for_missing_files(dataset_with_missing_files, tmp_path):

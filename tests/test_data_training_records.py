@@ -49,10 +49,15 @@ def test_training_leaves_out_exactly_what_validation_skips(registered):
     assert records[0]["annotations"][1]["segmentation"] == SQUARE
 
 
-def test_training_with_nothing_usable_is_an_error(registered):
+def test_training_with_nothing_usable_is_an_error_saying_how_to_list_the_skips(registered,
+                                                                               tmp_path):
     coco = with_annotation(bbox=[5, 5, 0, 0])
     coco["images"], coco["annotations"] = coco["images"][:1], coco["annotations"][:1]
     name = registered(coco)
     cfg = load_config("", ["DATASETS.TRAIN", f"('{name}',)"])
-    with pytest.raises(DatasetError, match="nothing to train on"):
+    with pytest.raises(DatasetError) as error:
         training_records(cfg)
+    assert str(error.value) == (
+        f"No image of {name} has a usable annotation: nothing to train on. What was skipped is "
+        f"listed by `python tools/validate_dataset.py --json {tmp_path / 'instances.json'} "
+        f"--image-root {tmp_path / 'images'} --train-only --boxes-only`.")

@@ -1,12 +1,23 @@
 """Dataset validation: every kind of bad input is an error naming the file and ids with how to fix
 it, or a skip counted in the report's summary."""
+import contextlib
+import io
 import json
 
 import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.data import DatasetMapper
+from detectron2.data.datasets import load_coco_json
+from detectron2.modeling.postprocessing import detector_postprocess
+from detectron2.structures import Boxes, Instances
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
+from gn_det.data.required_fields import Use
 from gn_det.data.validation import KINDS, validate_coco_json, validate_records
 from gn_det.errors import DatasetError
 
@@ -210,3 +221,156 @@ def test_dataset_dicts_without_a_json_are_validated_by_position(tmp_path):
         ("missing_image_file", f"image 1 ({tmp_path / 'gone.png'})"),
         ("unknown_category_id", f"annotation #2 of image 1 ({image})"),
     ]
+
+
+EVALUATED_MASKS = Use(evaluated=True, masks=True)
+
+
+def evaluate_with_pycocotools(json_file, iou_type):
+    """pycocotools' COCO evaluation of one perfect detection of annotation 10 (what detectron2's
+    COCOEvaluator runs on a dataset's json file)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(json_file)
+        result = {"image_id": 1, "category_id": 1, "score": 1.0, "bbox": [5, 5, 10, 10]}
+        if iou_type == "segm":
+            result["segmentation"] = mask_util.frPyObjects(SQUARE, HEIGHT, WIDTH)[0]
+        coco_eval = COCOeval(coco_gt, coco_gt.loadRes([result]), iou_type)
+        coco_eval.evaluate()
+
+
+def map_for_training(json_file, image_root):
+    """detectron2's loading and training mapping of every image of ``json_file``."""
+    cfg = get_cfg()
+    cfg.INPUT.MASK_FORMAT = "bitmask"
+    mapper = DatasetMapper(cfg, is_train=True)
+    return [mapper(record) for record in load_coco_json(json_file, image_root)]
+
+
+@pytest.mark.parametrize("field,iou_type", [("area", "bbox"), ("iscrowd", "bbox"),
+                                            ("segmentation", "segm")])
+def test_a_field_that_evaluation_reads_is_required_where_the_dataset_is_evaluated(
+        tmp_path, field, iou_type):
+    coco = good_coco()
+    del coco["annotations"][0][field]
+    json_file, images = write_dataset(tmp_path, coco)
+    with pytest.raises(KeyError, match=field):  # the reference: what evaluation would hit
+        evaluate_with_pycocotools(json_file, iou_type)
+
+    report = validate_coco_json(json_file, images, "tiny", use=EVALUATED_MASKS)
+    assert [(f.kind, f.where) for f in report.errors] == [
+        ("missing_field", "annotation 10 of image 1 (a.png)")]
+    message = str(report.error())
+    assert message.startswith(f"Dataset 'tiny' ({json_file}): annotation 10 of image 1 (a.png): "
+                              f"has no '{field}', which ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("field", ["area", "iscrowd"])
+def test_fields_only_evaluation_reads_are_not_required_of_a_training_set(tmp_path, field):
+    coco = good_coco()
+    del coco["annotations"][0][field]
+    json_file, images = write_dataset(tmp_path, coco)
+    assert len(map_for_training(json_file, images)) == 2  # detectron2 trains on it
+    assert validate_coco_json(json_file, images, use=Use(masks=True)).findings == []
+
+
+def test_a_mask_model_needs_every_segmentation(tmp_path):
+    report = validate(tmp_path, with_annotation(segmentation=[]), use=Use(masks=True))
+    assert [(f.kind, f.detail) for f in report.errors] == [
+        ("missing_field", "has no 'segmentation', which a mask model's training and mask "
+                          "evaluation (MODEL.MASK_ON) reads")]
+    assert validate(tmp_path, with_annotation(segmentation=[])).errors == []
+
+
+@pytest.mark.parametrize("changes,detail", [
+    ({"area": "big"}, "'area' is 'big', not a number"),
+    ({"iscrowd": 2}, "'iscrowd' is 2, not 0 or 1"),
+    ({"ignore": 1}, "'ignore' is 1: detectron2's load_coco_json asserts 0"),
+])
+def test_unusable_values_of_read_fields_are_errors(tmp_path, changes, detail):
+    report = validate(tmp_path, with_annotation(**changes), use=EVALUATED_MASKS)
+    assert [(f.where, f.detail) for f in report.errors] == [
+        ("annotation 10 of image 1 (a.png)", detail)]
+
+
+def test_ignore_other_than_0_is_what_detectron2_refuses(tmp_path):
+    json_file, images = write_dataset(tmp_path, with_annotation(ignore=1))
+    with pytest.raises(AssertionError, match="ignore"):
+        load_coco_json(json_file, images)
+
+
+def test_a_category_without_a_name_is_an_error(tmp_path):
+    coco = good_coco()
+    del coco["categories"][1]["name"]
+    json_file, images = write_dataset(tmp_path, coco)
+    with pytest.raises(KeyError, match="name"):
+        load_coco_json(json_file, images, "gn_det_test_nameless_categories")
+    report = validate_coco_json(json_file, images)
+    assert [(f.kind, f.where, f.detail) for f in report.errors] == [
+        ("missing_field", "category 2", "has no 'name', which detectron2's load_coco_json (the "
+                                        "class names) reads")]
+
+
+def test_whole_float_image_sizes_are_accepted_as_detectron2_accepts_them(tmp_path):
+    json_file, images = write_dataset(tmp_path, with_image(width=float(WIDTH),
+                                                           height=float(HEIGHT)))
+    assert len(map_for_training(json_file, images)) == 2
+    for use in (Use(), Use(evaluated=True), Use(masks=True)):
+        assert validate_coco_json(json_file, images, use=use).findings == []
+
+
+def test_float_image_sizes_are_refused_where_evaluated_masks_are_pasted_at_that_size(tmp_path):
+    predictions = Instances((32, 48), pred_boxes=Boxes(torch.tensor([[1.0, 2.0, 20.0, 25.0]])),
+                            pred_masks=torch.rand(1, 1, 28, 28))
+    with pytest.raises(TypeError):  # the reference: detectron2's inference on such an image
+        detector_postprocess(predictions, float(HEIGHT), float(WIDTH))
+    report = validate(tmp_path, with_image(width=float(WIDTH)), use=EVALUATED_MASKS)
+    assert [(f.kind, f.where) for f in report.errors] == [("malformed_entry", "image 1 (a.png)")]
+    assert "'width' is the float 40.0" in report.errors[0].detail
+    assert "write 40" in report.errors[0].detail
+
+
+@pytest.mark.parametrize("width", [40.5, 0, -40, 0.0, "40", True])
+def test_image_sizes_that_are_not_whole_positive_numbers_are_refused(tmp_path, width):
+    report = validate(tmp_path, with_image(width=width))
+    assert [(f.kind, f.detail) for f in report.errors] == [
+        ("malformed_entry", f"'width' is {width!r}, not a positive whole number of pixels")]
+
+
+def test_a_missing_image_is_named_by_its_resolved_path_and_image_root(tmp_path):
+    report = validate(tmp_path, with_image(file_name="sub/missing.png"))
+    images = tmp_path / "images"
+    assert [f.detail for f in report.errors] == [
+        f"{images / 'sub' / 'missing.png'} does not exist (file_name resolved against the image "
+        f"root {images})"]
+    json_file, _ = write_dataset(tmp_path, good_coco())
+    report = validate_coco_json(json_file, str(tmp_path / "elsewhere"))
+    assert report.errors[0].detail.endswith(
+        f"(file_name resolved against the image root {tmp_path / 'elsewhere'}, which does not "
+        "exist)")
+
+
+def test_dataset_dicts_need_what_detectron2_reads_for_their_use(tmp_path):
+    write_dataset(tmp_path, good_coco())
+    image = str(tmp_path / "images" / "a.png")
+    records = [{"file_name": image, "image_id": 1, "annotations": [
+        {"bbox": [5, 5, 15, 15], "category_id": 0},  # no bbox_mode
+        {"bbox": [5, 5, 15, 15], "bbox_mode": 0, "category_id": 0},
+    ]}]
+    report = validate_records(records, "custom", use=Use(evaluated=True, masks=True))
+    assert sorted((f.where, f.detail) for f in report.errors) == [
+        (f"image 1 ({image})", "has no 'height', which detectron2's COCOEvaluator "
+                               "(convert_to_coco_json) reads"),
+        (f"image 1 ({image})", "has no 'width', which detectron2's COCOEvaluator "
+                               "(convert_to_coco_json) reads")]
+    report = validate_records(records, "custom", use=Use(masks=True))
+    assert sorted((f.where, f.detail) for f in report.errors) == [
+        (f"annotation #0 of image 1 ({image})", "has no 'bbox_mode', which detectron2's training "
+                                                "(detection_utils.transform_instance_annotations) "
+                                                "reads"),
+        (f"annotation #0 of image 1 ({image})", "has no 'segmentation', which a mask model's "
+                                                "training and mask evaluation (MODEL.MASK_ON) "
+                                                "reads"),
+        (f"annotation #1 of image 1 ({image})", "has no 'segmentation', which a mask model's "
+                                                "training and mask evaluation (MODEL.MASK_ON) "
+                                                "reads")]

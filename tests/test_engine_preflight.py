@@ -56,22 +56,93 @@ def test_an_unknown_coco_eval_backend_is_refused_before_training():
 
 
 @pytest.fixture
-def bad_dataset(tmp_path):
+def registered(tmp_path):
+    """Registers datasets for one test and removes them afterwards."""
+    names = []
+
+    def register(name, coco=None, records=None):
+        if records is None:
+            register_coco_instances(name, {}, *write_dataset(tmp_path, coco))
+        else:
+            DatasetCatalog.register(name, lambda: records)
+            MetadataCatalog.get(name).set(thing_classes=["one", "two"])
+        names.append(name)
+        return name
+
+    yield register
+    for name in names:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+
+
+@pytest.fixture
+def bad_dataset(registered):
     """A registered COCO dataset whose second annotation has a category that does not exist."""
     coco = good_coco()
     coco["annotations"][1]["category_id"] = 5
-    name = "gn_det_test_preflight_bad"
-    register_coco_instances(name, {}, *write_dataset(tmp_path, coco))
-    yield name
-    DatasetCatalog.remove(name)
-    MetadataCatalog.remove(name)
+    return registered("gn_det_test_preflight_bad", coco)
+
+
+def run_cfg(train, test, *overrides):
+    return preset_cfg(SCRATCH, "DATASETS.TRAIN", str(tuple(train)), "DATASETS.TEST",
+                      str(tuple(test)), *overrides)
 
 
 def test_check_datasets_raises_the_first_error_and_passes_good_ones(bad_dataset, small_shapes):
-    check_datasets(["shapes_train", "shapes_val"])
+    check_datasets(run_cfg(["shapes_train"], ["shapes_val"]))
     with pytest.raises(DatasetError, match=rf"Dataset '{bad_dataset}' .*: annotation 11 of image 2 "
                                            r"\(b.jpg\): category_id 5 is not in 'categories'"):
-        check_datasets(["shapes_val", bad_dataset])
+        check_datasets(run_cfg(["shapes_val"], [bad_dataset]))
+
+
+def without_area():
+    coco = good_coco()
+    for annotation in coco["annotations"]:
+        del annotation["area"]
+    return coco
+
+
+def test_an_evaluated_dataset_without_area_stops_the_run_a_training_set_does_not(registered,
+                                                                                 tmp_path):
+    name = registered("gn_det_test_preflight_no_area", without_area())
+    check_datasets(run_cfg([name], []))
+    with pytest.raises(DatasetError) as error:
+        check_datasets(run_cfg([], [name]))
+    json_file = tmp_path / "instances.json"
+    assert str(error.value).startswith(
+        f"Dataset '{name}' ({json_file}): annotation 10 of image 1 (a.png): has no 'area', which "
+        f"COCO evaluation (pycocotools COCOeval).evaluateImg reads.")
+    # Evaluation-only runs (--eval-only) check the test sets alone.
+    check_datasets(run_cfg([name], [], "MODEL.MASK_ON", "True"), training=False)
+
+
+def test_the_listing_command_is_one_the_tool_can_run_for_a_json_dataset(registered, tmp_path,
+                                                                        capsys):
+    name = registered("gn_det_test_preflight_listing", without_area())
+    with pytest.raises(DatasetError) as error:
+        check_datasets(run_cfg([], [name], "MODEL.MASK_ON", "False"))
+    json_file, images = tmp_path / "instances.json", tmp_path / "images"
+    command = (f"python tools/validate_dataset.py --json {json_file} --image-root {images} "
+               f"--boxes-only")
+    assert f"1 more error: `{command}` lists them all." in str(error.value)
+    assert load_tool("validate_dataset").main(command.split()[2:]) == 1
+    assert "has no 'area'" in capsys.readouterr().out
+
+
+def test_a_dataset_registered_from_dicts_is_listed_in_the_code_that_registers_it(registered,
+                                                                                 tmp_path):
+    write_dataset(tmp_path, good_coco())
+    records = [{"file_name": str(tmp_path / "images" / name), "image_id": index, "width": 40,
+                "height": 30, "annotations": [{"bbox": [1, 1, 5, 5], "category_id": 0}]}
+               for index, name in enumerate(["a.png", "b.jpg"])]
+    name = registered("gn_det_test_preflight_dicts", records=records)
+    with pytest.raises(DatasetError) as error:
+        check_datasets(run_cfg([name], [], "MODEL.MASK_ON", "False"))
+    message = str(error.value)
+    assert "has no 'bbox_mode'" in message and "tools/validate_dataset.py" not in message
+    assert (f"1 more error: `gn_det.data.validation.validate_dataset('{name}', "
+            f"use=Use(evaluated=False, masks=False)).lines()`, called in the code that registers "
+            f"'{name}', lists them all." in message)
 
 
 def run_and_get_exit_message(train_net, tmp_path, *overrides):

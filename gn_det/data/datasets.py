@@ -108,12 +108,12 @@ def register_shapes_datasets():
         )
 
 
-def related_dataset_names(name):
-    """Registered names a user who typed ``name`` may have meant."""
-    registered = DatasetCatalog.list()
-    related = {n for n in registered if "shapes" in n or "coco_2017" in n}
-    related.update(difflib.get_close_matches(name, registered, n=5, cutoff=0.6))
-    return sorted(related)
+def _closest_name_hint(name):
+    closest = difflib.get_close_matches(name, DatasetCatalog.list(), n=1)
+    if closest:
+        return f"Did you mean '{closest[0]}'?"
+    return (f"No registered dataset has a similar name: register yours (e.g. with detectron2's "
+            f"register_coco_instances) in the process that uses it; see {DATASETS_README}.")
 
 
 def check_dataset_available(name):
@@ -124,8 +124,7 @@ def check_dataset_available(name):
     annotation or image files.
     """
     if name not in DatasetCatalog.list():
-        raise DatasetError(f"Dataset '{name}' is not registered. Related registered datasets: "
-                           f"{', '.join(related_dataset_names(name)) or 'none'}.")
+        raise DatasetError(f"Dataset '{name}' is not registered. {_closest_name_hint(name)}")
     if name in SHAPES_SPLITS:
         ensure_shapes_split(name)
         return

@@ -2,13 +2,14 @@
 
 "Complete" means what detectron2 needs: the image decodes (``read_image`` decodes with PIL, which
 refuses an image whose data ends early). The default check reads the file's header (format, size,
-EXIF orientation) and its last bytes: a JPEG or PNG file whose last bytes are its format's end marker
-holds the whole compressed image, which costs well under a millisecond per file, so a COCO sized
-dataset is checked in seconds. When the end marker is not there, the last bytes cannot tell a file
-cut short (an interrupted copy or download, the usual way image files go bad) from a complete image
-followed by other data (phones append a video to "motion photos"); such a file is decoded, and is
-truncated only if the decode runs out of data. ``full_decode`` decodes every file, which also finds
-damage in the middle of a file, at the cost of reading every image once.
+EXIF orientation) and its last bytes: a JPEG or PNG file that ends with its format's end marker
+holds the whole compressed image (a cut can end there only by a rare coincidence). That costs well
+under a millisecond per file, so a COCO sized dataset is checked in seconds. When the end marker is
+not there, the last bytes cannot tell a file cut short (an interrupted copy or download, the usual
+way image files go bad) from a complete image followed by other data (phones append a video to
+"motion photos"); such a file is decoded, and is truncated only if the decode runs out of data.
+``full_decode`` decodes every file, which also finds damage in the middle of a file, at the cost
+of reading every image once.
 """
 import os
 

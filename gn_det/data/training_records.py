@@ -6,6 +6,8 @@ from detectron2.data.build import (
 
 from ..errors import DatasetError
 from .annotation_checks import usable_annotations
+from .required_fields import dataset_uses
+from .validation import listing_command
 
 
 def training_records(cfg):
@@ -22,7 +24,8 @@ def training_records(cfg):
     if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
         records = filter_images_with_only_crowd_annotations(records)
     if not records:
+        uses = dataset_uses(cfg)
+        listing = "; ".join(listing_command(name, uses[name]) for name in cfg.DATASETS.TRAIN)
         raise DatasetError(f"No image of {', '.join(cfg.DATASETS.TRAIN)} has a usable annotation: "
-                           "nothing to train on. `python tools/validate_dataset.py --dataset NAME` "
-                           "lists what was skipped.")
+                           f"nothing to train on. What was skipped is listed by {listing}.")
     return records

@@ -2,7 +2,9 @@
 
 * :func:`check_training_config`: settings that cannot work or would silently spoil a run.
 * :func:`check_datasets`: every dataset of the run validated (:mod:`gn_det.data.validation`) by the
-  main process, the verdict shared with all processes so that they all stop together.
+  main process, for what the run does with it (an evaluated dataset needs the fields COCO
+  evaluation reads, a mask model's datasets their masks), the verdict shared with all processes so
+  that they all stop together.
 
 Errors of the model's construction (e.g. GN groups that do not divide a layer's channels) are
 turned into ConfigError where the trainer builds the model, and errors of the weights file come
@@ -12,6 +14,7 @@ import logging
 
 from detectron2.utils import comm
 
+from ..data.required_fields import dataset_uses
 from ..data.validation import validate_dataset
 from ..errors import USER_ERRORS, ConfigError, DatasetError
 from ..evaluation import check_backend
@@ -51,10 +54,10 @@ def check_training_config(cfg, num_processes):
         raise ConfigError(str(error)) from None
 
 
-def _first_dataset_error(names, check_image_files):
-    for name in dict.fromkeys(names):
+def _first_dataset_error(uses, check_image_files):
+    for name, use in uses.items():
         try:
-            report = validate_dataset(name, check_files=check_image_files)
+            report = validate_dataset(name, check_files=check_image_files, use=use)
         except USER_ERRORS as error:
             return str(error)
         logger.info(report.summary())
@@ -64,10 +67,12 @@ def _first_dataset_error(names, check_image_files):
     return None
 
 
-def check_datasets(names, check_image_files=True):
-    """Validate the datasets ``names`` in the main process and raise its first error as a
-    DatasetError in every process; the summary of each dataset (sizes, skips) goes to the log."""
-    message = _first_dataset_error(names, check_image_files) if comm.is_main_process() else None
+def check_datasets(cfg, training=True):
+    """Validate the datasets a run of ``cfg`` reads (the training sets when ``training``, and the
+    evaluated ones, each for what it is used for) in the main process and raise its first error as
+    a DatasetError in every process; the summary of each dataset (sizes, skips) goes to the log."""
+    message = (_first_dataset_error(dataset_uses(cfg, training), cfg.GN_DET.CHECK_IMAGE_FILES)
+               if comm.is_main_process() else None)
     if comm.get_world_size() > 1:
         message = comm.all_gather(message)[0]
     if message:
