@@ -63,7 +63,8 @@ def test_pickle_calling_os_system_is_refused_without_running(tmp_path, untrusted
 
     message = str(error.value)
     assert f"'{os.system.__module__}.system'" in message and path in message
-    assert TRUST_ENV_VAR in message and "trust_pickles=True" in message
+    assert f"{TRUST_ENV_VAR}=1" in message and "trust_pickles=True" in message
+    assert "pass --trust-pickles to tools/convert_weights.py or tools/weights_coverage.py" in message
     assert not marker.exists()
 
 

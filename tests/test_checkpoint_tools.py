@@ -1,6 +1,8 @@
 """tools/weights_coverage.py and tools/convert_weights.py on a synthetic timm-style ResNet-50-GN."""
 import importlib.util
 import os
+import subprocess
+import sys
 
 import detectron2
 import pytest
@@ -11,7 +13,7 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from torch import nn
 
-from gn_det.checkpoint import BackboneWeightsError, torchvision_resnet
+from gn_det.checkpoint import BackboneWeightsError, export, torchvision_resnet
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 GN_FPN = os.path.join(os.path.dirname(detectron2.__file__), "model_zoo", "configs", "Misc",
@@ -70,3 +72,68 @@ def test_converted_file_loads_by_name_with_detectron2s_checkpointer(resnet50_gn_
     saved = torch.load(output)
     assert saved["matching_heuristics"] is False
     assert all(key.startswith("backbone.bottom_up.") for key in saved["model"])
+
+
+@pytest.fixture(scope="module")
+def resnet50_bn_file(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("weights") / "resnet50_bn.pth")
+    torch.save(torchvision.models.resnet50().state_dict(), path)
+    return path
+
+
+def test_convert_refuses_weights_of_the_wrong_norm_with_exit_1_and_no_file(resnet50_bn_file,
+                                                                           tmp_path):
+    output = tmp_path / "out.pth"
+    finished = subprocess.run(
+        [sys.executable, os.path.join(TOOLS, "convert_weights.py"), "--config-file", GN_FPN,
+         "--weights", resnet50_bn_file, "--output", str(output), *OVERRIDES],
+        capture_output=True, text=True, timeout=300)
+
+    assert finished.returncode == 1
+    last_line = finished.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"gn_det: error: not writing {output}: ")
+    assert "wrong norm" in last_line and "--force" in last_line
+    assert "Traceback" not in finished.stderr
+    assert not output.exists()
+
+
+def test_convert_with_force_writes_what_loaded(resnet50_bn_file, tmp_path):
+    output = str(tmp_path / "out.pth")
+
+    report = load_tool("convert_weights").main(
+        ["--config-file", GN_FPN, "--weights", resnet50_bn_file, "--output", output, "--force",
+         *OVERRIDES])
+
+    assert any("wrong norm" in hint for hint in report.hints)
+    assert sorted(torch.load(output)["model"]) == sorted(report.loaded)
+
+
+def test_convert_creates_the_output_folder(resnet50_gn_file, tmp_path):
+    output = tmp_path / "missing" / "dir" / "x.pth"
+
+    load_tool("convert_weights").main(
+        ["--config-file", GN_FPN, "--weights", resnet50_gn_file, "--output", str(output),
+         *OVERRIDES])
+
+    assert output.is_file()
+
+
+def test_convert_fails_on_an_unwritable_output_before_building_the_model(tmp_path,
+                                                                         monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    tool = load_tool("convert_weights")
+    monkeypatch.setattr(tool, "build_model", lambda cfg: pytest.fail("model built"))
+
+    with pytest.raises(export.ConversionRefusedError, match="cannot write --output .*a_file/x.pth"):
+        tool.main(["--config-file", GN_FPN, "--weights", "unused.pkl",
+                   "--output", str(tmp_path / "a_file" / "x.pth")])
+
+
+@pytest.mark.parametrize("tool", ["convert_weights", "weights_coverage"])
+def test_tools_take_the_trust_flag_the_pickle_refusal_names(tool):
+    args = load_tool(tool).argument_parser().parse_args(
+        ["--config-file", GN_FPN, "--weights", "w.pkl", "--output", "o.pth", "--trust-pickles"]
+        if tool == "convert_weights" else
+        ["--config-file", GN_FPN, "--weights", "w.pkl", "--trust-pickles"])
+
+    assert args.trust_pickles is True

@@ -10,7 +10,8 @@ The model of the config (built on the CPU) gives the parameter names and shapes.
 the tensors of the input that fit it, under the model's names, as
 ``{'model': state_dict, '__author__': ..., 'matching_heuristics': False}``: detectron2's
 DetectionCheckpointer and gn_det's GNDetCheckpointer load it by name. The coverage report says
-what was converted.
+what was converted. When the report finds that the weights do not fit the model (wrong norm,
+depth, input conventions or format), nothing is written and the exit status is 1, unless --force.
 """
 import argparse
 import logging
@@ -20,7 +21,7 @@ import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det'
 import torch
 from detectron2.modeling import build_model
 
-from gn_det.checkpoint import load_weights
+from gn_det.checkpoint import export, load_weights
 from gn_det.config import load_config
 from gn_det.errors import USER_ERRORS
 
@@ -33,6 +34,8 @@ def argument_parser():
     parser.add_argument("--output", required=True, help=".pth file to write")
     parser.add_argument("--trust-pickles", action="store_true",
                         help="read the input without the pickle allow-list (trusted files only)")
+    parser.add_argument("--force", action="store_true",
+                        help="write the output even when the report says the weights do not fit")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return parser
 
@@ -40,18 +43,16 @@ def argument_parser():
 def main(argv=None):
     """Write the converted checkpoint; return its coverage report."""
     args = argument_parser().parse_args(argv)
+    export.prepare_output(args.output)
     cfg = load_config(args.config_file, [*args.opts, "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
     model = build_model(cfg)
     # The report is printed below; the checkpointer's log of it would repeat it on stderr.
     logging.getLogger("fvcore").addHandler(logging.NullHandler())
     report = load_weights(model, args.weights, trust_pickles=args.trust_pickles or None)
-    state_dict = model.state_dict()
-    torch.save({
-        "model": {key: state_dict[key] for key in report.loaded},
-        "__author__": f"gn_det tools/convert_weights.py from {args.weights}",
-        "matching_heuristics": False,
-    }, args.output)
     print(report)
+    if not args.force:
+        export.require_fitting_weights(report, args.output)
+    torch.save(export.detectron2_checkpoint(model, report, args.weights), args.output)
     print(f"Wrote {len(report.loaded)} tensors to {args.output}")
     return report
 

@@ -5,7 +5,8 @@ Trainers and tools load ``MODEL.WEIGHTS`` with :class:`GNDetCheckpointer` (or
 :func:`load_weights`); ``strict_backbone=True`` refuses files that leave part of the ResNet at
 random initialization.
 """
-from . import caffe2, torchvision_resnet
+from . import caffe2, export, torchvision_resnet
+from .anchor_order import AnchorOrderError
 from .catalog import WEIGHTS_CATALOG, url_of
 from .checkpointer import COVERAGE_REPORT_KEY, GNDetCheckpointer, load_weights
 from .coverage import BackboneWeightsError, CoverageReport, require_backbone_loaded
@@ -14,6 +15,7 @@ from .formats import UnsupportedWeightsFormatError, convert_checkpoint
 from .safe_pickle import UnsafePickleError, read_weights_file
 
 __all__ = [
+    "AnchorOrderError",
     "COVERAGE_REPORT_KEY",
     "WEIGHTS_CATALOG",
     "BackboneWeightsError",
@@ -26,6 +28,7 @@ __all__ = [
     "cached_path",
     "caffe2",
     "convert_checkpoint",
+    "export",
     "load_weights",
     "local_weights_path",
     "read_weights_file",

@@ -7,13 +7,15 @@ bare blob dict), plus ``'cfg'`` (the training config as YAML) in trained models 
 ``head_conv1_w``, ``_mask_fcn1_w``, ``conv5_mask_w``, ``mask_fcn_logits_w``... detectron2's
 ``convert_c2_detectron_names`` renames them, GN names included (``_gn_s``/``_gn_b`` -> ``norm``),
 and moves the background class of the 81-way outputs: last in ``cls_score``, dropped from
-``bbox_pred`` (4 rows) and the mask logits (1 row). Renamed blobs are then placed by suffix
+``bbox_pred`` (4 rows) and the mask logits (1 row). The rows of a C4 RPN are put in
+detectron2's order of anchors (:mod:`.anchor_order`). Renamed blobs are then placed by suffix
 (:mod:`.matching`), so the same file loads into FPN and C4 models.
 """
 import numpy as np
 import torch
 from detectron2.checkpoint.c2_model_loading import convert_c2_detectron_names
 
+from .anchor_order import reorder_single_level_rpn
 from .converted import ConvertedWeights, InputConventions
 from .matching import rename_by_suffix
 
@@ -94,9 +96,12 @@ def _add_folded_bn_statistics(tensors, source_names, model_state_dict):
                 source_names[prefix + statistic] = f"{source} (folded BN: {statistic} {value:g})"
 
 
-def convert_detectron_file(data, model_state_dict):
-    """:class:`ConvertedWeights` of a Detectron file for a model with ``model_state_dict``."""
+def convert_detectron_file(data, model_state_dict, path, anchor_layout=None):
+    """:class:`ConvertedWeights` of the Detectron file ``path`` for a model with
+    ``model_state_dict`` whose RPN anchors per location are ``anchor_layout``
+    (:func:`.anchor_order.anchor_layout`)."""
     arrays, ignored = _split_blobs(data)
+    arrays = reorder_single_level_rpn(arrays, anchor_layout, model_state_dict, path)
     renamed, original_names = convert_c2_detectron_names(arrays)
     tensors, source_names = rename_by_suffix(renamed, original_names, model_state_dict.keys())
     _add_folded_bn_statistics(tensors, source_names, model_state_dict)

@@ -4,6 +4,7 @@ import logging
 
 from detectron2.checkpoint import DetectionCheckpointer
 
+from .anchor_order import anchor_layout
 from .coverage import measure_coverage, require_backbone_loaded
 from .diagnosis import likely_causes
 from .fetch import local_weights_path
@@ -25,7 +26,8 @@ class GNDetCheckpointer(DetectionCheckpointer):
     1. resolves URLs, gn_det catalog handles, ``detectron2://`` and ``catalog://`` names through
        the weights cache, failing fast with instructions when offline (:mod:`.fetch`);
     2. reads the file without running code from it (:mod:`.safe_pickle`);
-    3. detects the format and renames the weights to the model's (:mod:`.formats`);
+    3. detects the format and renames the weights to the model's (:mod:`.formats`), putting a
+       Detectron C4 RPN's rows in the model's order of anchors (:mod:`.anchor_order`);
     4. logs a :class:`~.coverage.CoverageReport` and returns it in the result under
        ``"coverage_report"``; with ``strict_backbone`` it raises
        :class:`~.coverage.BackboneWeightsError` instead of loading when the file does not fit
@@ -50,7 +52,8 @@ class GNDetCheckpointer(DetectionCheckpointer):
 
     def _load_file(self, filename):
         data = read_weights_file(filename, self.trust_pickles)
-        converted = convert_checkpoint(data, self.model.state_dict(), filename)
+        converted = convert_checkpoint(data, self.model.state_dict(), filename,
+                                       anchor_layout(self.model))
         checkpoint = dict(converted.other_entries)
         checkpoint["model"] = converted.tensors
         checkpoint[_CONVERTED_KEY] = (converted, filename)

@@ -61,13 +61,17 @@ def _convert_detectron2(checkpoint, model_state_dict):
                             source_names=source_names, other_entries=other_entries)
 
 
-def convert_checkpoint(data, model_state_dict, path):
-    """:class:`ConvertedWeights` of the object read from ``path`` for a model's state dict."""
+def convert_checkpoint(data, model_state_dict, path, anchor_layout=None):
+    """:class:`ConvertedWeights` of the object read from ``path`` for a model's state dict.
+
+    ``anchor_layout`` (:func:`.anchor_order.anchor_layout` of the model) orders the rows of a
+    Detectron C4 RPN.
+    """
     if not isinstance(data, dict):
         raise UnsupportedWeightsFormatError(
             f"{path} holds a {type(data).__name__}, not a dict of weights. " + _SUPPORTED)
     if caffe2.is_detectron_file(data):
-        return caffe2.convert_detectron_file(data, model_state_dict)
+        return caffe2.convert_detectron_file(data, model_state_dict, path, anchor_layout)
     if isinstance(data.get("model"), dict):
         return _convert_detectron2(data, model_state_dict)
     state_dict = _without_ddp_prefix(data.get("state_dict", data))

@@ -8,9 +8,10 @@ A pickle can call any importable function while it is read (``os.system`` throug
   Detectron's files were written by Python 2, so strings are decoded as latin1.
 * anything else (``.pth``): ``torch.load(weights_only=True)``, PyTorch's own allow-list.
 
-Opt-out for files you trust: set ``GN_DET_TRUST_PICKLES=1`` or pass ``trust_pickles=True`` to
-:class:`gn_det.checkpoint.GNDetCheckpointer`; such files are then read with plain ``pickle`` or
-``torch.load(weights_only=False)``.
+Opt-out for files you trust: ``--trust-pickles`` (tools/convert_weights.py,
+tools/weights_coverage.py), ``GN_DET_TRUST_PICKLES=1`` in the environment (every run), or
+``trust_pickles=True`` to :class:`gn_det.checkpoint.GNDetCheckpointer`; such files are then read
+with plain ``pickle`` or ``torch.load(weights_only=False)``.
 """
 import codecs
 import collections
@@ -66,8 +67,10 @@ def trusted_by_environment():
 def _refusal(what, path):
     return (
         f"Refusing to load {what} from {path}: weight files may only hold arrays, tensors and "
-        f"plain containers, and loading this one could run arbitrary code. If you trust the file, "
-        f"set {TRUST_ENV_VAR}=1 or pass trust_pickles=True to GNDetCheckpointer."
+        f"plain containers, and loading this one could run arbitrary code. If you trust the file: "
+        f"pass --trust-pickles to tools/convert_weights.py or tools/weights_coverage.py; for "
+        f"training and the other tools set {TRUST_ENV_VAR}=1 in the environment; in Python pass "
+        f"trust_pickles=True to GNDetCheckpointer."
     )
 
 
