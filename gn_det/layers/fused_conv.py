@@ -17,6 +17,7 @@ from detectron2.layers import Conv2d, FrozenBatchNorm2d
 from torch import nn
 
 from .fused_norm import group_norm_act
+from .module_class import convert_class
 from .weight_standardization import WeightStandardizedConv2d, standardize_weight
 
 
@@ -105,9 +106,9 @@ def fuse_conv(conv, compile_norm=True):
     """Turn ``conv`` (a detectron2 ``Conv2d`` or ``WeightStandardizedConv2d``) into its fused class,
     in place, and return it. Other modules are returned unchanged."""
     if type(conv) is WeightStandardizedConv2d:
-        conv.__class__ = FusedWeightStandardizedConv2d
+        convert_class(conv, FusedWeightStandardizedConv2d)
     elif type(conv) is Conv2d:
-        conv.__class__ = FusedConv2d
+        convert_class(conv, FusedConv2d)
     else:
         return conv
     conv.compile_norm = compile_norm

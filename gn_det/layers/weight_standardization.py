@@ -1,23 +1,32 @@
 """Weight standardization (Qiao et al., 2019) for convs followed by GroupNorm ("GN+WS")."""
-import torch
 import torch.nn.functional as F
 from detectron2.layers import Conv2d
 from torch import nn
 
-# Added to the variance of each filter's weights; the value used by GN+WS implementations.
+from .module_class import convert_class
+
+# Added to each filter's standard deviation, as in Qiao et al.'s code and mmdetection's
+# conv_ws_2d (which trained the GN+WS ImageNet weights gn_det's GN+WS preset loads).
 WS_EPSILON = 1e-5
 
 
 def standardize_weight(weight, eps=WS_EPSILON):
-    """Each output filter's weights with zero mean and unit variance (over in-channels and kernel)."""
-    var, mean = torch.var_mean(weight, dim=(1, 2, 3), keepdim=True, unbiased=False)
-    return (weight - mean) / (var + eps).sqrt()
+    """Each output filter's weights minus their mean, divided by their standard deviation + eps.
+
+    As Qiao et al.'s reference code and mmdetection compute it: the unbiased (n - 1) standard
+    deviation over in-channels and kernel, eps outside the square root. (The paper's Eq. 5 uses the
+    biased variance + eps under the root; that scales all filters of a conv alike, which the
+    GroupNorm after it removes.)
+    """
+    centered = weight - weight.mean(dim=(1, 2, 3), keepdim=True)
+    return centered / (centered.flatten(1).std(dim=1).reshape(-1, 1, 1, 1) + eps)
 
 
 class WeightStandardizedConv2d(Conv2d):
     """detectron2's Conv2d (with its norm and activation) that convolves with standardized weights.
 
-    Parameters and their names are those of the Conv2d it replaces, so checkpoints load unchanged.
+    :func:`standardize_conv_weights` converts existing convs to it in place (parameters, names and
+    checkpoints unchanged).
     """
 
     def forward(self, x):
@@ -29,21 +38,16 @@ class WeightStandardizedConv2d(Conv2d):
             x = self.activation(x)
         return x
 
-    @classmethod
-    def from_conv(cls, conv):
-        ws_conv = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                      padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
-                      bias=conv.bias is not None, norm=conv.norm, activation=conv.activation)
-        ws_conv.weight = conv.weight
-        ws_conv.bias = conv.bias
-        return ws_conv
-
 
 def standardize_conv_weights(module):
-    """Replace, in place, every detectron2 Conv2d followed by a GroupNorm inside ``module``."""
-    for name, child in module.named_children():
+    """Convert, in place, every detectron2 Conv2d followed by a GroupNorm inside ``module`` to a
+    :class:`WeightStandardizedConv2d` and return ``module``.
+
+    The convs stay the same objects (:func:`gn_det.layers.module_class.convert_class`), so the
+    lists detectron2's forwards iterate (``FPN.lateral_convs`` / ``output_convs``) run them
+    standardized too. Apply it before the fast path, which fuses what it finds.
+    """
+    for child in module.modules():
         if type(child) is Conv2d and isinstance(child.norm, nn.GroupNorm):
-            setattr(module, name, WeightStandardizedConv2d.from_conv(child))
-        else:
-            standardize_conv_weights(child)
+            convert_class(child, WeightStandardizedConv2d)
     return module

@@ -14,9 +14,12 @@ backbone or head, or detectron2's own ResNet/FPN/heads):
   convolutions without reordering activations, and every activation after the first conv is
   channels-last too.
 
-Only classes change (as ``torch.nn.utils.parametrize`` does): module names, parameters, buffers and
-state dict keys stay those of the eager model, so checkpoints load into either. Outputs equal
-eager outputs up to float rounding (tests/test_fast_path.py states the tolerances).
+Only classes change (:func:`gn_det.layers.module_class.convert_class`, as
+``torch.nn.utils.parametrize`` does): every module stays the same object, so the plain lists
+detectron2's forwards iterate (``FPN.lateral_convs``...) reach the converted modules, and module
+names, parameters, buffers and state dict keys stay those of the eager model, so checkpoints load
+into either. Outputs equal eager outputs up to float rounding (tests/test_fast_path.py states the
+tolerances).
 """
 from dataclasses import dataclass
 
@@ -29,6 +32,7 @@ from detectron2.modeling.poolers import ROIPooler
 from detectron2.modeling.roi_heads import MaskRCNNConvUpsampleHead
 
 from ..layers.fused_conv import FusedConv2d, fuse_conv
+from ..layers.module_class import convert_class
 from ..layers.roi_align import FastROIAlign, FastROIPooler
 
 
@@ -79,9 +83,9 @@ def convert_to_fast_path(module, channels_last=True, compile_norm=True):
         fast = _FAST_BLOCKS.get(type(child))
         # A block whose convs are not all fusable (e.g. deformable) keeps its eager forward.
         if fast and all(c is None or isinstance(c, FusedConv2d) for c in _convs_of(child)):
-            child.__class__ = fast
+            convert_class(child, fast)
         if type(child) in _FAST_POOLERS:
-            child.__class__ = _FAST_POOLERS[type(child)]
+            convert_class(child, _FAST_POOLERS[type(child)])
         if isinstance(child, MaskRCNNConvUpsampleHead):
             # The deconv's backward does not need its output: ReLU it in place.
             child.deconv_relu.inplace = True
