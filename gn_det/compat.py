@@ -5,21 +5,29 @@ gn_det supports two detectron2 installations:
 * ``pb1-detectron2==0.6`` from PyPI: detectron2 v0.6's Python sources built without the optional
   C++ extension ``detectron2._C`` (see ``tools/install_detectron2.py``). On today's numpy, Pillow
   and torch it needs the small fixes below.
-* detectron2 built from source (distribution name ``detectron2``). Nothing here touches it.
+* detectron2 built from source (distribution name ``detectron2``), e.g. upstream main with its C++
+  extension (``make test-upstream``). :func:`apply` does not touch it; the helpers below call
+  whichever API the installed version has.
 
 ``import gn_det`` applies :func:`apply` before anything imports ``detectron2`` submodules. Each fix
 checks that it is needed, so calling :func:`apply` twice, or on an installation that does not need
 it, does nothing.
 """
 import importlib.metadata
+import inspect
 import sys
 import types
+import warnings
 
 import numpy as np
 from PIL import Image
 
 # The PyPI distribution that ships detectron2 v0.6 without its C++ extension.
 PB1_DISTRIBUTION = "pb1-detectron2"
+
+# Modules that call torch.jit.script at import, which torch >= 2.10 deprecates with a FutureWarning
+# per call: fvcore's focal losses and detectron2's Box2BoxTransform classes.
+_MODULES_SCRIPTED_AT_IMPORT = ("fvcore.nn.focal_loss", "detectron2.modeling.box_regression")
 
 # numpy aliases removed in numpy 1.24 that detectron2 v0.6 still uses at call time.
 _REMOVED_NUMPY_ALIASES = {"int": int, "float": float, "str": str, "object": object, "bool": bool}
@@ -132,13 +140,43 @@ def _give_numpy_aliases_to_detectron2_modules():
             module.np = proxy
 
 
+def _import_without_jit_script_warnings():
+    # Every tool printed these FutureWarnings first, even for --help; they are about fvcore's and
+    # detectron2's code, not the user's. Only these imports are silenced: a torch.jit.script call
+    # anywhere later still warns.
+    import importlib
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is", category=FutureWarning)
+        for module_name in _MODULES_SCRIPTED_AT_IMPORT:
+            importlib.import_module(module_name)
+
+
 def apply():
-    """Make the installed detectron2 work on today's stack. A no-op where nothing is needed."""
-    if not needs_v06_fixes(installed_detectron2_distribution()):
-        return
-    _install_missing_extension_stub()
-    _restore_pillow_linear()
-    _give_numpy_aliases_to_detectron2_modules()
+    """Make the installed detectron2 work, and import quietly, on today's stack. The v0.6 fixes are
+    a no-op where they are not needed."""
+    v06 = needs_v06_fixes(installed_detectron2_distribution())
+    if v06:
+        _install_missing_extension_stub()
+        _restore_pillow_linear()
+    _import_without_jit_script_warnings()  # after the stub: detectron2.modeling imports _C
+    if v06:
+        _give_numpy_aliases_to_detectron2_modules()
+
+
+def evaluate_predictions_on_coco(coco_gt, coco_results, iou_type, use_fast_impl, **kwargs):
+    """detectron2's ``_evaluate_predictions_on_coco``, computed by detectron2's C++ COCOeval_opt
+    (``use_fast_impl``) or by pycocotools' COCOeval. v0.6 takes ``use_fast_impl=``; newer
+    detectron2 takes the class as ``cocoeval_fn=`` instead."""
+    from detectron2.evaluation import coco_evaluation
+
+    evaluate = coco_evaluation._evaluate_predictions_on_coco
+    if "cocoeval_fn" in inspect.signature(evaluate).parameters:
+        fast, official = coco_evaluation.COCOeval_opt, coco_evaluation.COCOeval
+        kwargs["cocoeval_fn"] = fast if use_fast_impl else official
+    else:
+        kwargs["use_fast_impl"] = use_fast_impl
+    return evaluate(coco_gt, coco_results, iou_type, **kwargs)
 
 
 def create_local_process_group(processes_per_machine):

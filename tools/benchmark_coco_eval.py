@@ -26,9 +26,9 @@ import time
 import gn_det  # noqa: F401  (first: detectron2 fixes)
 import numpy as np
 import pycocotools.mask as mask_util
-from detectron2.evaluation.coco_evaluation import _evaluate_predictions_on_coco
 from pycocotools.coco import COCO
 
+from gn_det.compat import evaluate_predictions_on_coco
 from gn_det.evaluation import evaluate_with_faster_coco_eval, load_faster_coco_eval
 
 # COCO's 80 category ids (1..90 with gaps).
@@ -126,7 +126,7 @@ def evaluate(backend, gt, results, iou_type):
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         if backend == "pycocotools":
-            coco_eval = _evaluate_predictions_on_coco(gt, results, iou_type, use_fast_impl=False)
+            coco_eval = evaluate_predictions_on_coco(gt, results, iou_type, use_fast_impl=False)
         else:
             coco_eval = evaluate_with_faster_coco_eval(gt, results, iou_type)
     return [float(v) for v in coco_eval.stats[:12]], time.perf_counter() - start
