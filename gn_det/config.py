@@ -23,6 +23,9 @@ def add_gn_config(cfg):
     # truncated, size differing from the annotations; seconds for COCO on a local disk). Set False
     # on storage too slow for that: a bad image then stops the run only when it is read.
     cfg.GN_DET.CHECK_IMAGE_FILES = True
+    # Stop training, as for a NaN, when a loss term exceeds this: detection losses are ~0.1-10,
+    # a diverging run's grow past 1e4 long before they overflow to Inf.
+    cfg.GN_DET.MAX_LOSS = 1.0e4
     cfg.MODEL.GN = CN()
     # Number of groups G of every "GN" norm layer (paper: 32). LN is NUM_GROUPS 1.
     cfg.MODEL.GN.NUM_GROUPS = 32

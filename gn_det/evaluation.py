@@ -17,16 +17,21 @@ from detectron2.evaluation import COCOEvaluator
 from detectron2.evaluation import coco_evaluation
 
 from . import compat
+from .errors import ConfigError, GNDetError
 
 COCO_EVAL_BACKENDS = ("pycocotools", "faster_coco_eval")
 
 
+class BackendNotInstalledError(GNDetError, ImportError):
+    """TEST.COCO_EVAL_BACKEND names a backend whose package is not installed."""
+
+
 def load_faster_coco_eval():
-    """The faster_coco_eval module, or an ImportError that says how to install it."""
+    """The faster_coco_eval module, or a BackendNotInstalledError that says how to install it."""
     try:
         import faster_coco_eval
     except ImportError:
-        raise ImportError(
+        raise BackendNotInstalledError(
             "TEST.COCO_EVAL_BACKEND 'faster_coco_eval' needs the faster-coco-eval package: "
             "pip install 'gn_det[fast-eval]' (or pip install faster-coco-eval), or set "
             "TEST.COCO_EVAL_BACKEND pycocotools."
@@ -35,10 +40,11 @@ def load_faster_coco_eval():
 
 
 def check_backend(backend):
-    """Raise a clear error for an unknown backend or a missing package."""
+    """Raise a one-line error (ConfigError, BackendNotInstalledError) for an unknown backend or a
+    missing package."""
     if backend not in COCO_EVAL_BACKENDS:
-        raise ValueError(f"TEST.COCO_EVAL_BACKEND={backend!r} is not a COCO evaluation backend; use "
-                         f"one of {list(COCO_EVAL_BACKENDS)}.")
+        raise ConfigError(f"TEST.COCO_EVAL_BACKEND={backend!r} is not a COCO evaluation backend; "
+                          f"use one of {list(COCO_EVAL_BACKENDS)}.")
     if backend == "faster_coco_eval":
         load_faster_coco_eval()
 

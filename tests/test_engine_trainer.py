@@ -71,6 +71,32 @@ def test_a_run_killed_with_sigkill_resumes_as_if_never_interrupted(train_net, sh
     assert_same_weights(killed / "model_final.pth", reference / "model_final.pth")
 
 
+def test_a_resumed_run_follows_the_lr_schedule_of_its_config_not_the_checkpoints(
+        train_net, small_shapes, tmp_path):
+    # The documented remedy for a diverged run: lower SOLVER.BASE_LR, continue with --resume.
+    def run(*flags_and_overrides):
+        *flags, overrides = flags_and_overrides
+        args = train_net.argument_parser().parse_args(
+            [*flags, "--config", DEMO_CONFIG, *TINY_RUN, *overrides, "OUTPUT_DIR", str(tmp_path)])
+        trainer = Trainer(train_net.setup(args))
+        trainer.resume_or_load(resume=args.resume)
+        trainer.train()
+        return trainer
+
+    run(["SOLVER.MAX_ITER", "2", "SOLVER.BASE_LR", "0.02"])
+    resumed = run("--resume", ["SOLVER.MAX_ITER", "5", "SOLVER.BASE_LR", "0.005",
+                               "SOLVER.WEIGHT_DECAY", "0.0"])
+
+    # TINY_RUN's schedule at 0.005: warm-up over iterations 0-1, x0.1 (SOLVER.GAMMA) from 4.
+    assert per_iteration(resumed, 2)["lr"] == pytest.approx({2: 0.005, 3: 0.005, 4: 0.0005},
+                                                            rel=1e-12)
+    assert {group["weight_decay"] for group in resumed.optimizer.param_groups} == {0.0}
+    log = (tmp_path / "log.txt").read_text()
+    assert ("Resuming at iteration 2 with the config's optimizer settings, which differ from the "
+            "checkpoint's: base LR 0.02 -> 0.005; weight_decay 0/0.0001 -> 0. The LR follows the "
+            "config's schedule: 0.005 now.") in log
+
+
 def test_a_random_seed_is_drawn_once_and_kept_in_the_checkpoints(train_net, small_shapes,
                                                                  tmp_path):
     def trainer():

@@ -22,7 +22,7 @@ from detectron2.utils.logger import setup_logger
 
 from gn_det.config import load_config
 from gn_det.engine import Trainer, launch
-from gn_det.engine.preflight import check_datasets
+from gn_det.engine.trained_model import evaluate_trained_model
 from gn_det.errors import USER_ERRORS
 
 
@@ -38,11 +38,7 @@ def setup(args):
 def main(args):
     cfg = setup(args)
     if args.eval_only:
-        model = Trainer.build_model(cfg)
-        check_datasets(cfg.DATASETS.TEST, cfg.GN_DET.CHECK_IMAGE_FILES)
-        Trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
-                                                              resume=args.resume)
-        return Trainer.test(cfg, model)
+        return evaluate_trained_model(cfg, resume=args.resume)
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()

@@ -8,10 +8,11 @@ import argparse
 import sys
 
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
-from detectron2.engine import DefaultPredictor
 
+from gn_det.cli import parse_args
 from gn_det.config import load_config
 from gn_det.data import check_dataset_available
+from gn_det.engine.trained_model import TrainedModelPredictor
 from gn_det.errors import USER_ERRORS
 from gn_det.visualization import save_prediction_pictures
 
@@ -32,7 +33,7 @@ def main(args):
     cfg = load_config(args.config_file, args.opts + ["MODEL.WEIGHTS", args.weights])
     dataset = args.dataset or cfg.DATASETS.TEST[0]
     check_dataset_available(dataset)
-    paths = save_prediction_pictures(DefaultPredictor(cfg), dataset, args.output_dir,
+    paths = save_prediction_pictures(TrainedModelPredictor(cfg), dataset, args.output_dir,
                                      args.num_images, args.min_score)
     for path in paths:
         print(path)
@@ -41,6 +42,6 @@ def main(args):
 
 if __name__ == "__main__":
     try:
-        main(argument_parser().parse_args())
+        main(parse_args(argument_parser()))
     except USER_ERRORS as error:
         sys.exit(f"gn_det: error: {error}")

@@ -11,13 +11,14 @@ from detectron2.utils import comm
 from ..checkpoint import GNDetCheckpointer
 from ..data.sample_stream import ResumableTrainLoader, TrainingStream
 from ..data.training_records import training_records
-from ..errors import ConfigError
+from ..errors import ConfigError, GNDetError
 from ..evaluation import evaluator_from_config
 from ..modeling import build_model
 from ..seeding import STEP, derive_seed, seed_all_rngs
 from ..solver import build_optimizer
 from .atomic_checkpoint import AtomicSaveMixin
-from .finite_losses import stop_on_non_finite_losses
+from .config_schedule import follow_config_schedule, optimizer_settings
+from .finite_losses import stop_on_diverged_predictions, stop_on_diverging_losses
 from .preflight import check_datasets, check_training_config
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,14 @@ def _run_seed(cfg):
     return cfg.SEED if cfg.SEED >= 0 else comm.shared_random_seed()
 
 
+class _NoTracebackForUserErrors(logging.Filter):
+    # TrainerBase.train logs every exception with its traceback before re-raising it. A gn_det
+    # error (a divergence stop, say) is printed by the tool as one line: drop its log record.
+    # Any other exception keeps its traceback.
+    def filter(self, record):
+        return not (record.exc_info and isinstance(record.exc_info[1], GNDetError))
+
+
 class Trainer(DefaultTrainer):
     """DefaultTrainer with COCO evaluation through pycocotools, norm weight decay 0, weights loaded
     by :class:`GNDetCheckpointer`, and runs that fail early and resume exactly:
@@ -46,8 +55,11 @@ class Trainer(DefaultTrainer):
     * checkpoints hold the optimizer state (SGD momentum) and the seed besides the model,
       iteration and LR schedule, and are written atomically: a run killed at any point and resumed
       with ``--resume`` continues as if it had not been interrupted;
-    * a NaN or Inf loss stops training before that iteration's update, naming the loss term and
-      the iteration (:mod:`.finite_losses`).
+    * a resumed run follows the config's LR schedule and optimizer settings, not the checkpoint's
+      (:mod:`.config_schedule`), so a diverged run can be continued with a lower LR;
+    * a NaN, Inf or exploding (``GN_DET.MAX_LOSS``) loss, or NaN RPN proposals, stop training
+      before that iteration's update with one line naming the iteration and the loss term
+      (:mod:`.finite_losses`).
     """
 
     def __init__(self, cfg):
@@ -62,7 +74,7 @@ class Trainer(DefaultTrainer):
         except ValueError as error:
             raise ConfigError(f"Cannot build the model: {error}") from None
         logger.info(f"Model:\n{model}")
-        stop_on_non_finite_losses(model)
+        stop_on_diverging_losses(model, cfg.GN_DET.MAX_LOSS)
         return model
 
     @classmethod
@@ -82,7 +94,7 @@ class Trainer(DefaultTrainer):
     def build_train_loader(cls, cfg):
         # Called once the model is built: every dataset of the run (evaluated ones too, which are
         # read only hours later) is validated before any training data is read.
-        check_datasets(cfg.DATASETS.TRAIN + cfg.DATASETS.TEST, cfg.GN_DET.CHECK_IMAGE_FILES)
+        check_datasets(cfg)
         stream = TrainingStream(training_records(cfg), DatasetMapper(cfg, True), _run_seed(cfg))
         return ResumableTrainLoader(stream, cfg.SOLVER.IMS_PER_BATCH,
                                     aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
@@ -114,6 +126,7 @@ class Trainer(DefaultTrainer):
         return state
 
     def load_state_dict(self, state_dict):
+        configured = optimizer_settings(self.optimizer)
         # TrainerBase's: iteration and hooks (the LR scheduler); the rest is handled here.
         TrainerBase.load_state_dict(self, state_dict)
         if "_trainer" in state_dict:
@@ -121,6 +134,8 @@ class Trainer(DefaultTrainer):
         else:
             logger.warning("The checkpoint has no optimizer state (written by detectron2's own "
                            "trainer?): SGD momentum restarts from zero.")
+        # The checkpoint holds iteration self.iter, done: training goes on at the next one.
+        follow_config_schedule(self.optimizer, self.scheduler, configured, self.iter + 1)
         if "seed" in state_dict:
             self.data_loader.stream.seed = state_dict["seed"]
 
@@ -130,11 +145,18 @@ class Trainer(DefaultTrainer):
 
         DefaultTrainer returns them only when TEST.EXPECTED_RESULTS is set."""
         self.data_loader.start_at(self.start_iter)
-        super().train()
+        train_loop_logger = logging.getLogger(TrainerBase.__module__)
+        no_traceback = _NoTracebackForUserErrors()
+        train_loop_logger.addFilter(no_traceback)
+        try:
+            super().train()
+        finally:
+            train_loop_logger.removeFilter(no_traceback)
         return getattr(self, "_last_eval_results", None)
 
     def run_step(self):
         # RPN and ROI sampling draw from torch's generator: seeded from (seed, iteration, rank),
         # a resumed iteration draws what the uninterrupted run drew.
         seed_all_rngs(derive_seed(self.seed, STEP, self.iter, comm.get_rank()))
-        super().run_step()
+        with stop_on_diverged_predictions(self.cfg.MODEL.DEVICE):
+            super().run_step()
