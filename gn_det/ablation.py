@@ -3,7 +3,8 @@ their results table, plots and claim-by-claim verdicts (used by tools/ablate.py)
 
 A cell is a list of config overrides on the ablation preset; a run is (cell, seed). Cells that
 resolve to the same config (e.g. the all-GN preset, which is the GN cell of three studies) are
-trained once and shared between studies.
+trained once and shared between studies; a run's folder is named after its config's settings
+(:func:`cell_name`), so it does not depend on which cells ran.
 """
 import json
 import os
@@ -30,6 +31,8 @@ ALL_BN = ["MODEL.RESNETS.NORM", "BN", "MODEL.FPN.NORM", "BN",
 ALL_FROZEN_BN = ["MODEL.RESNETS.NORM", "FrozenBN", "MODEL.FPN.NORM", "FrozenBN",
                  "MODEL.ROI_BOX_HEAD.NORM", "", "MODEL.ROI_MASK_HEAD.NORM", ""]
 BATCH_SIZES = (1, 2, 4, 8)
+# --quick (an end-to-end check of the pipeline): training images seen per run, validation images.
+QUICK_IMAGES, QUICK_VAL_IMAGES = 16, 8
 
 
 def box_head(norm):
@@ -81,10 +84,35 @@ def studies(images_seen, quick=False):
     return result
 
 
-def resolved_config(config_file, overrides):
-    """The full config that ``overrides`` on ``config_file`` give, as text: cells with the same text
-    train the same model."""
-    return load_config(config_file, list(overrides)).dump()
+def cell_name(cfg):
+    """What a cell trains, as a folder name: the norm of the backbone, FPN, box head and mask head,
+    the groups when a norm is GN, and the images per batch; e.g. the box-head BN cell is
+    res-GN_fpn-GN_box-BN_mask-GN_G32_ims2. The studies differ only in these settings."""
+    norms = {"res": cfg.MODEL.RESNETS.NORM, "fpn": cfg.MODEL.FPN.NORM,
+             "box": cfg.MODEL.ROI_BOX_HEAD.NORM, "mask": cfg.MODEL.ROI_MASK_HEAD.NORM}
+    parts = [f"{part}-{norm or 'none'}" for part, norm in norms.items()]
+    if "GN" in norms.values():
+        gn = cfg.MODEL.GN
+        groups = f"G{gn.NUM_GROUPS}" if gn.NUM_GROUPS > 0 else f"{gn.DIM_PER_GROUP}ch-per-group"
+        parts.append(groups)
+    return "_".join(parts + [f"ims{cfg.SOLVER.IMS_PER_BATCH}"])
+
+
+def plan(config_file, study_list, extra_overrides, seeds):
+    """The runs of ``study_list``: ({(study, cell): cell name}, [(run name, cell name, overrides,
+    seed)]), each distinct config trained once per seed, all cells at seed 0 first."""
+    names, distinct = {}, {}
+    for study in study_list:
+        for cell, overrides in study.cells.items():
+            cfg = load_config(config_file, overrides + extra_overrides)
+            name = names[study.name, cell] = cell_name(cfg)
+            dump, _ = distinct.setdefault(name, (cfg.dump(), overrides + extra_overrides))
+            if dump != cfg.dump():
+                raise ValueError(f"Two different ablation configs are both named {name}: "
+                                 "cell_name must tell them apart.")
+    runs = [(f"{name}_seed{seed}", name, overrides, seed)
+            for seed in range(seeds) for name, (_, overrides) in distinct.items()]
+    return names, runs
 
 
 def register_val_subset(num_images, source="shapes_val"):
@@ -98,8 +126,13 @@ def register_val_subset(num_images, source="shapes_val"):
 
 
 def train_cell(config_file, overrides, seed, output_dir):
-    """Train and evaluate one run in this process; returns (box AP, mask AP, seconds)."""
+    """Train and evaluate one run in this process, its config saved as ``output_dir``/config.yaml
+    (what tools/train_net.py and tools/visualize_predictions.py take); returns (box AP, mask AP,
+    seconds)."""
     cfg = load_config(config_file, list(overrides) + ["SEED", str(seed), "OUTPUT_DIR", output_dir])
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, "config.yaml"), "w") as f:
+        f.write(cfg.dump())
     start = time.perf_counter()
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=False)
@@ -125,17 +158,19 @@ def _mean_std(values):
     return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def _compare(table, study, better, worse, claim):
+def _compare(table, study, better, worse, claim, judged):
     cells = table.get(study, {})
     if better not in cells or worse not in cells:
         return f"- {claim}: not measured (cells missing: {better} or {worse})."
     diff = cells[better]["box"][0] - cells[worse]["box"][0]
     noise = max(cells[better]["box"][1], cells[worse]["box"][1])
-    return f"- {claim}: {_verdict(diff, noise)} ({diff:+.1f} box AP)."
+    return f"- {claim}: {_verdict(diff, noise, judged)} ({diff:+.1f} box AP)."
 
 
-def _verdict(difference, spread):
+def _verdict(difference, spread, judged):
     """The verdict on an AP difference that the claim says is positive, against the seed spread."""
+    if not judged:
+        return "not judged (quick run)"
     if difference <= 0:
         return "NOT reproduced"
     if difference <= spread:
@@ -143,22 +178,26 @@ def _verdict(difference, spread):
     return "reproduced"
 
 
-def verdicts(table):
-    """Claim-by-claim verdict lines generated from the numbers."""
+def verdicts(table, judged=True):
+    """Claim-by-claim verdict lines generated from the numbers; ``judged=False`` (quick runs,
+    whose APs mean nothing) gives the differences without a verdict."""
     lines = [
-        _compare(table, "box_head", "GN", "BN", "GN box head beats BN box head at 2 images/batch"),
-        _compare(table, "box_head", "GN", "none", "GN box head beats a box head without norm"),
-        _compare(table, "scratch", "GN", "BN", "From scratch, GN beats BN (training mode)"),
-        _compare(table, "scratch", "GN", "BN*", "From scratch, GN beats frozen BN (BN*)"),
-        _compare(table, "groups", "G=32", "G=1 (LN)", "G=32 beats LN (G=1)"),
-        _compare(table, "groups", "G=32", "1 ch/group (IN)", "G=32 beats IN (1 channel/group)"),
+        _compare(table, "box_head", "GN", "BN", "GN box head beats BN box head at 2 images/batch",
+                 judged),
+        _compare(table, "box_head", "GN", "none", "GN box head beats a box head without norm",
+                 judged),
+        _compare(table, "scratch", "GN", "BN", "From scratch, GN beats BN (training mode)", judged),
+        _compare(table, "scratch", "GN", "BN*", "From scratch, GN beats frozen BN (BN*)", judged),
+        _compare(table, "groups", "G=32", "G=1 (LN)", "G=32 beats LN (G=1)", judged),
+        _compare(table, "groups", "G=32", "1 ch/group (IN)", "G=32 beats IN (1 channel/group)",
+                 judged),
     ]
     cells = table.get("batch", {})
     small, large = min(BATCH_SIZES), max(BATCH_SIZES)
     for b in BATCH_SIZES:
         if f"BN @{b}" in cells and f"GN @{b}" in cells and b <= 2:
             lines.append(_compare(table, "batch", f"GN @{b}", f"BN @{b}",
-                                  f"GN head beats BN head at {b} image(s)/batch"))
+                                  f"GN head beats BN head at {b} image(s)/batch", judged))
     ends = [f"{n} @{b}" for n in ("BN", "GN") for b in (small, large)]
     if all(e in cells for e in ends):
         # The paper: BN degrades as the batch shrinks, GN does not, so GN's lead over BN grows.
@@ -166,13 +205,19 @@ def verdicts(table):
         growth = gaps[small] - gaps[large]
         noise = max(cells[e]["box"][1] for e in ends)
         lines.append(f"- GN's lead over BN grows as the batch shrinks from {large} to {small} "
-                     f"image(s): {_verdict(growth, noise)} (GN - BN box AP {gaps[large]:+.1f} "
+                     f"image(s): {_verdict(growth, noise, judged)} (GN - BN box AP {gaps[large]:+.1f} "
                      f"at {large}, {gaps[small]:+.1f} at {small}).")
     return lines
 
 
-def markdown(table, study_list, runs, wall_seconds):
-    out = []
+# Opens a quick run's report: its numbers test the pipeline, not the paper.
+QUICK_RUN_NOTE = (f"**Quick run (`--quick`): a smoke test of the pipeline.** Each model saw "
+                  f"{QUICK_IMAGES} training images, so its APs are noise and mean nothing; no "
+                  "claim is judged. Run without `--quick` for the ablation.")
+
+
+def markdown(table, study_list, runs, wall_seconds, quick=False):
+    out = [QUICK_RUN_NOTE, ""] if quick else []
     for study in study_list:
         out += [f"### {study.title}", "", "| cell | box AP | mask AP | seeds |", "|---|---|---|---|"]
         for cell in study.cells:
@@ -183,7 +228,7 @@ def markdown(table, study_list, runs, wall_seconds):
                 out.append(f"| {cell} | {row['box'][0]:.1f} ± {row['box'][1]:.1f} | "
                            f"{row['mask'][0]:.1f} ± {row['mask'][1]:.1f} | {row['n']} |")
         out.append("")
-    out += ["### Verdicts (generated from the numbers above)", "", *verdicts(table), "",
+    out += ["### Verdicts (generated from the numbers above)", "", *verdicts(table, not quick), "",
             f"{len({run['output_dir'] for run in runs})} trainings (cells shared between studies "
             f"trained once), wall time {wall_seconds / 60:.1f} min (mean ± sample std over seeds).",
             ""]
@@ -230,12 +275,12 @@ def _save(fig, path):
     return path
 
 
-def write_report(runs, study_list, output_dir, wall_seconds):
+def write_report(runs, study_list, output_dir, wall_seconds, quick=False):
     """results.json, results.md and the plots, from the runs finished so far."""
     with open(os.path.join(output_dir, "results.json"), "w") as f:
-        json.dump({"wall_seconds": wall_seconds, "runs": runs}, f, indent=1)
+        json.dump({"wall_seconds": wall_seconds, "quick": quick, "runs": runs}, f, indent=1)
     table = summarize(runs, study_list)
-    text = markdown(table, study_list, runs, wall_seconds)
+    text = markdown(table, study_list, runs, wall_seconds, quick)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write(text)
     plot(table, study_list, output_dir)
