@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import CONFIG_DIR
+from training_process import TINY_RUN
 
 ROOT = os.path.dirname(CONFIG_DIR)
 DEMO_CONFIG = os.path.join(CONFIG_DIR, "shapes_mask_rcnn_R18_FPN_gn.yaml")
@@ -86,3 +87,30 @@ def test_weights_that_leave_the_resnet_at_random_init_stop_training_before_it_st
     assert "gn_det: error:" in result.stderr and "Traceback" not in result.stderr
     assert "stem.conv1.weight" in result.stderr
     assert not (tmp_path / "run" / "model_final.pth").exists()
+
+
+def test_a_loss_above_max_loss_stops_training_with_one_line_and_no_traceback(shapes_train_env,
+                                                                             tmp_path):
+    result = run_tool("tools/train_net.py", "--config", DEMO_CONFIG, *TINY_RUN,
+                      "SOLVER.MAX_ITER", "3", "GN_DET.MAX_LOSS", "0.01",
+                      "OUTPUT_DIR", str(tmp_path / "run"))
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "GN_DET.MAX_LOSS" in line]
+    assert len(lines) == 1 and lines[0].startswith(
+        "gn_det: error: Loss above GN_DET.MAX_LOSS at iteration 0: loss_")
+    assert "lower SOLVER.BASE_LR" in lines[0] and "continue with --resume" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Exception during training" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ([], "gn_det: error: No weights to evaluate: MODEL.WEIGHTS is empty"),
+    (["TEST.COCO_EVAL_BACKEND", "cocoapi"],
+     "gn_det: error: TEST.COCO_EVAL_BACKEND='cocoapi' is not a COCO evaluation backend"),
+])
+def test_eval_only_refuses_a_model_without_weights_and_an_unknown_backend(train_net, overrides,
+                                                                          message, tmp_path):
+    with pytest.raises(SystemExit) as stop:  # run() prints the one line and exits with it
+        train_net.run(["--config", DEMO_CONFIG, "--eval-only", *overrides,
+                       "OUTPUT_DIR", str(tmp_path)])
+    assert str(stop.value).startswith(message)
