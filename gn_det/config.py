@@ -5,6 +5,7 @@ import torch
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
 
+from .data.register_coco import register_coco_datasets
 from .errors import ConfigError
 
 
@@ -45,6 +46,9 @@ def add_gn_config(cfg):
     cfg.MODEL.FAST_PATH.CHANNELS_LAST = False
     # COCO evaluation: "pycocotools" (the reference) or "faster_coco_eval" (gn_det[fast-eval]).
     cfg.TEST.COCO_EVAL_BACKEND = "pycocotools"
+    # Own COCO datasets, [[name, json file, image root], ...], registered by load_config (paths
+    # relative to the working directory, saved absolute); see gn_det.data.register_coco.
+    cfg.DATASETS.REGISTER_COCO = []
     return cfg
 
 
@@ -69,7 +73,8 @@ def load_config(config_file, overrides=()):
     """detectron2 config with gn_det's keys, merged from ``config_file`` and KEY VALUE overrides.
 
     Errors a newcomer hits first (missing file, unknown key, wrong type) raise :class:`ConfigError`
-    with one clear line. MODEL.DEVICE "cuda" falls back to "cpu" when no GPU is present.
+    with one clear line. MODEL.DEVICE "cuda" falls back to "cpu" when no GPU is present. The
+    datasets of ``DATASETS.REGISTER_COCO`` are registered with detectron2.
     """
     cfg = add_gn_config(get_cfg())
     if config_file:
@@ -82,6 +87,7 @@ def load_config(config_file, overrides=()):
     if len(overrides) % 2:
         raise ConfigError(f"Overrides must be KEY VALUE pairs, got an odd number: {list(overrides)}")
     _merge(cfg, lambda: cfg.merge_from_list(list(overrides)), "the command-line overrides")
+    register_coco_datasets(cfg)
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
         cfg.MODEL.DEVICE = "cpu"
     return cfg

@@ -21,6 +21,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from gn_det.config import load_config
+from gn_det.data import check_categories
 from gn_det.engine import Trainer, launch
 from gn_det.engine.trained_model import evaluate_trained_model
 from gn_det.errors import USER_ERRORS
@@ -29,6 +30,7 @@ from gn_det.errors import USER_ERRORS
 def setup(args):
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
+    check_categories(cfg)  # before default_setup writes anything to OUTPUT_DIR
     default_setup(cfg, args)
     # gn_det's own messages (dataset summaries, the training stream) go to the log as well.
     setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="gn_det")

@@ -10,6 +10,7 @@ from .datasets import (
     register_shapes_datasets,
     shapes_dir,
 )
+from .register_coco import check_categories, dataset_categories, register_coco_datasets
 from .shapes import CATEGORIES, PALETTE, generate_shapes, render_image
 
 register_shapes_datasets()
@@ -18,9 +19,12 @@ __all__ = [
     "CATEGORIES",
     "PALETTE",
     "SHAPES_SPLITS",
+    "check_categories",
     "check_dataset_available",
+    "dataset_categories",
     "ensure_shapes_split",
     "generate_shapes",
+    "register_coco_datasets",
     "register_shapes_datasets",
     "render_image",
     "shapes_dir",
