@@ -1,9 +1,12 @@
 import difflib
+import logging
 import os
 
 import torch
+import yaml
 from detectron2.config import CfgNode as CN
-from detectron2.config import get_cfg
+from detectron2.config import get_cfg as detectron2_get_cfg
+from detectron2.utils.logger import log_first_n
 
 from .data.register_coco import register_coco_datasets
 from .errors import ConfigError
@@ -52,6 +55,22 @@ def add_gn_config(cfg):
     return cfg
 
 
+def get_cfg():
+    """detectron2's ``get_cfg()`` with gn_det's keys: the config gn_det's YAML files merge into."""
+    return add_gn_config(detectron2_get_cfg())
+
+
+def require_gn_config(cfg):
+    """Raise :class:`ConfigError` unless ``cfg`` has gn_det's keys (for gn_det's builders, which
+    would otherwise fail deep inside with ``AttributeError: GN``)."""
+    if "GN_DET" not in cfg:
+        raise ConfigError(
+            "This config has no gn_det keys (MODEL.GN, MODEL.FAST_PATH, GN_DET): create it with "
+            "gn_det.config.get_cfg(), or call gn_det.config.add_gn_config(cfg) on detectron2's "
+            "get_cfg() before merge_from_file."
+        )
+
+
 def _all_keys(node, prefix=""):
     for key, value in node.items():
         full = prefix + key
@@ -76,21 +95,58 @@ def load_config(config_file, overrides=()):
     with one clear line. MODEL.DEVICE "cuda" falls back to "cpu" when no GPU is present. The
     datasets of ``DATASETS.REGISTER_COCO`` are registered with detectron2.
     """
-    cfg = add_gn_config(get_cfg())
+    cfg = get_cfg()
     if config_file:
-        if not os.path.isfile(config_file):
-            raise ConfigError(
-                f"Config file not found: {config_file}. The presets are in the configs/ folder "
-                "of gn_det, e.g. configs/mask_rcnn_R50_FPN_gn_long.yaml."
-            )
+        _check_config_files(config_file)
         _merge(cfg, lambda: cfg.merge_from_file(config_file), config_file)
     if len(overrides) % 2:
         raise ConfigError(f"Overrides must be KEY VALUE pairs, got an odd number: {list(overrides)}")
     _merge(cfg, lambda: cfg.merge_from_list(list(overrides)), "the command-line overrides")
     register_coco_datasets(cfg)
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        log_first_n(logging.WARNING, f"MODEL.DEVICE is {cfg.MODEL.DEVICE!r} but torch finds no "
+                    "CUDA GPU: running on the CPU (MODEL.DEVICE cpu says so and hides this "
+                    "warning).", n=1)
         cfg.MODEL.DEVICE = "cpu"
     return cfg
+
+
+def _check_config_files(path, referrer=None, base=None):
+    # ``path`` and the _BASE_ files it names exist and hold YAML mappings; the error names the file
+    # at fault (and, for a _BASE_, the file that names it).
+    if path.startswith(("https://", "http://")):
+        return  # detectron2 fetches it
+    if not os.path.isfile(path):
+        if referrer is None:
+            raise ConfigError(f"Config file not found: {path}. The presets are in the configs/ "
+                              "folder of gn_det, e.g. configs/mask_rcnn_R50_FPN_gn_long.yaml.")
+        raise ConfigError(f"_BASE_ file not found: {base!r} in {referrer} resolves to {path}, "
+                          "which does not exist (a _BASE_ path is relative to the file that names "
+                          "it).")
+    try:
+        with open(path) as f:
+            content = yaml.safe_load(f)
+    except yaml.constructor.ConstructorError:
+        return  # Python tags: detectron2 loads them with yaml.unsafe_load, leave it to it
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path} is not valid YAML: {problem}{where}.") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path} holds no config keys: a config file is a YAML mapping of KEY: "
+                          "value (see the files in gn_det's configs/ folder).")
+    bases = content.get("_BASE_", [])
+    for name in [bases] if isinstance(bases, str) else bases:
+        _check_config_files(_resolve_base(name, path), path, name)
+
+
+def _resolve_base(name, referrer):
+    # Where fvcore's CfgNode.load_yaml_with_base looks for a _BASE_ file.
+    name = os.path.expanduser(name)
+    if name.startswith(("/", "https://", "http://")):
+        return name
+    return os.path.join(os.path.dirname(referrer), name)
 
 
 def _merge(cfg, merge, source):

@@ -13,6 +13,7 @@ import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det'
 from detectron2.engine import DefaultPredictor
 
 import train_net
+from gn_det.cli import parse_args
 from gn_det.config import load_config
 from gn_det.errors import USER_ERRORS
 from gn_det.visualization import plot_training_curves, save_prediction_pictures
@@ -26,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--config-file", default=DEMO_CONFIG, metavar="FILE")
     parser.add_argument("--output-dir", default="output/demo")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     opts = args.opts + ["OUTPUT_DIR", args.output_dir]
 
     start = time.perf_counter()

@@ -6,8 +6,9 @@
     python tools/train_net.py --config-file CFG --resume          # continue from OUTPUT_DIR
     python tools/train_net.py --config-file CFG --num-gpus 8 SOLVER.IMS_PER_BATCH 16
 
-Trailing KEY VALUE pairs override the config. Without a GPU it runs on the CPU; --num-gpus N then
-starts N CPU processes (gloo). Under torchrun, each process joins the job torchrun started:
+Trailing KEY VALUE pairs override the config; flags may come before or after them. Without a GPU
+it runs on the CPU; --num-gpus N then starts N CPU processes (gloo). Under torchrun, each process
+joins the job torchrun started:
     torchrun --nproc_per_node 2 tools/train_net.py --config-file CFG
 
 Problems with the config, the datasets or the weights stop the run before training starts, with a
@@ -18,11 +19,12 @@ import sys
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
 from detectron2.engine import default_argument_parser, default_setup
 from detectron2.utils import comm
-from detectron2.utils.logger import setup_logger
 
+from gn_det.cli import parse_args
 from gn_det.config import load_config
 from gn_det.data import check_categories
 from gn_det.engine import Trainer, launch
+from gn_det.engine.logs import setup_logging
 from gn_det.engine.trained_model import evaluate_trained_model
 from gn_det.errors import USER_ERRORS
 
@@ -31,9 +33,10 @@ def setup(args):
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     check_categories(cfg)  # before default_setup writes anything to OUTPUT_DIR
+    # detectron2's and gn_det's loggers (gn_det's: dataset summaries, the training stream), with
+    # colour codes only on a terminal; default_setup then reuses them.
+    setup_logging(cfg.OUTPUT_DIR, comm.get_rank())
     default_setup(cfg, args)
-    # gn_det's own messages (dataset summaries, the training stream) go to the log as well.
-    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="gn_det")
     return cfg
 
 
@@ -54,7 +57,7 @@ def argument_parser():
 
 
 def run(argv=None):
-    args = argument_parser().parse_args(argv)
+    args = parse_args(argument_parser(), argv)
     try:
         launch(main, args.num_gpus, num_machines=args.num_machines,
                machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))

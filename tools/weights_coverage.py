@@ -18,6 +18,7 @@ import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det'
 from detectron2.modeling import build_model
 
 from gn_det.checkpoint import load_weights, require_backbone_loaded
+from gn_det.cli import parse_args
 from gn_det.config import load_config
 from gn_det.errors import USER_ERRORS
 
@@ -37,7 +38,7 @@ def argument_parser():
 def main(argv=None):
     """Print the coverage report of the weights for the config's model; return the report."""
     parser = argument_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     cfg = load_config(args.config_file, [*args.opts, "MODEL.DEVICE", "cpu"])
     weights = args.weights or cfg.MODEL.WEIGHTS
     if not weights:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..config import require_gn_config
+
 # Norm names detectron2's get_norm understands ("" means no norm).
 KNOWN_NORMS = ("", "BN", "SyncBN", "FrozenBN", "GN", "nnSyncBN", "naiveSyncBN")
 
@@ -79,6 +81,7 @@ def norm_from_config(cfg, key, layer):
     Returns "" (no norm), a detectron2 norm name, or a :class:`GroupNormFactory`; all three can be
     passed as ``norm=`` to detectron2's layers. ``layer`` names the component in error messages.
     """
+    require_gn_config(cfg)  # every gn_det builder passes here first
     norm = _config_value(cfg, key)
     if norm not in KNOWN_NORMS:
         raise ValueError(f"{key}={norm!r} is not a known norm; use one of {list(KNOWN_NORMS)}.")
