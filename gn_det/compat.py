@@ -214,3 +214,25 @@ def allow_cpu_distributed_data_parallel():
 
     create_ddp_model_on_any_device.allows_cpu = True
     defaults.create_ddp_model = create_ddp_model_on_any_device
+
+
+def tracing_adapter_class():
+    """detectron2's ``TracingAdapter``. v0.6's ``detectron2.export`` imports caffe2 (no longer part
+    of torch) unconditionally; newer detectron2 makes it optional. Without caffe2, the package is
+    registered without running its ``__init__``, and its ``flatten`` module imported alone."""
+    import importlib
+    import os
+
+    try:
+        from detectron2.export import TracingAdapter
+    except ModuleNotFoundError as error:
+        if error.name != "caffe2":
+            raise
+        import detectron2
+
+        package = types.ModuleType("detectron2.export")
+        package.__path__ = [os.path.join(os.path.dirname(detectron2.__file__), "export")]
+        sys.modules["detectron2.export"] = package
+        TracingAdapter = importlib.import_module("detectron2.export.flatten").TracingAdapter
+        package.TracingAdapter = TracingAdapter
+    return TracingAdapter
