@@ -25,6 +25,9 @@ class GroupNormSpec:
     num_groups: int = 32
     dim_per_group: int = -1
     eps: float = 1e-5
+    # How errors name the two settings: the YAML keys here, the config fields in gn_det.lazy.
+    num_groups_key = "MODEL.GN.NUM_GROUPS"
+    dim_per_group_key = "MODEL.GN.DIM_PER_GROUP"
 
     @classmethod
     def from_config(cls, cfg):
@@ -43,16 +46,17 @@ class GroupNormSpec:
         if self.dim_per_group > 0:
             if channels % self.dim_per_group:
                 raise ValueError(
-                    f"GroupNorm in {layer}: MODEL.GN.DIM_PER_GROUP={self.dim_per_group} does not "
-                    f"divide its {channels} channels. Set MODEL.GN.DIM_PER_GROUP to a divisor of "
-                    f"{channels}."
+                    f"GroupNorm in {layer}: {self.dim_per_group_key}={self.dim_per_group} does "
+                    f"not divide its {channels} channels. Set {self.dim_per_group_key} to a "
+                    f"divisor of {channels}."
                 )
             return channels // self.dim_per_group
         if channels % self.num_groups:
             raise ValueError(
-                f"GroupNorm in {layer}: MODEL.GN.NUM_GROUPS={self.num_groups} does not divide its "
-                f"{channels} channels. Set MODEL.GN.NUM_GROUPS to a divisor of {channels}, or use "
-                f"MODEL.GN.DIM_PER_GROUP (channels per group) with MODEL.GN.NUM_GROUPS -1."
+                f"GroupNorm in {layer}: {self.num_groups_key}={self.num_groups} does not divide "
+                f"its {channels} channels. Set {self.num_groups_key} to a divisor of {channels}, "
+                f"or use {self.dim_per_group_key} (channels per group) with "
+                f"{self.num_groups_key} -1."
             )
         return self.num_groups
 

@@ -1,0 +1,8 @@
+# Paper Table 6, GN long: full GN, R-50, 270k (Detectron model 48734751). Lazy twin.
+from gn_det.lazy import step_schedule
+
+from .base.mask_rcnn_fpn_gn import dataloader, gn, lr_multiplier, model, optimizer, train  # noqa: F401
+
+# 270k schedule ("long"; Detectron's 3x): decay x0.1 at 210k and 250k.
+train.max_iter = 270000
+lr_multiplier = step_schedule(train.max_iter, (210000, 250000))
