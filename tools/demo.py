@@ -10,11 +10,11 @@ import sys
 import time
 
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
-from detectron2.engine import DefaultPredictor
 
 import train_net
 from gn_det.cli import parse_args
 from gn_det.config import load_config
+from gn_det.engine.trained_model import TrainedModelPredictor
 from gn_det.errors import USER_ERRORS
 from gn_det.visualization import plot_training_curves, save_prediction_pictures
 
@@ -37,7 +37,7 @@ def main(argv=None):
 
     cfg = load_config(args.config_file,
                       opts + ["MODEL.WEIGHTS", os.path.join(args.output_dir, "model_final.pth")])
-    pictures = save_prediction_pictures(DefaultPredictor(cfg), cfg.DATASETS.TEST[0],
+    pictures = save_prediction_pictures(TrainedModelPredictor(cfg), cfg.DATASETS.TEST[0],
                                         os.path.join(args.output_dir, "predictions"))
     curves = plot_training_curves([args.output_dir],
                                   os.path.join(args.output_dir, "training_curves.png"))
