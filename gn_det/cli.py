@@ -9,8 +9,8 @@ import sys
 
 
 def parse_args(parser, argv=None):
-    """``parser.parse_args(argv)``, where ``parser`` ends with an ``opts`` REMAINDER positional, also
-    accepting the parser's flags placed among or after the KEY VALUE overrides.
+    """``parser.parse_args(argv)``, where ``parser`` ends with an ``opts`` REMAINDER positional,
+    also accepting the parser's flags placed among or after the KEY VALUE overrides.
 
     Config keys never start with "-", so a "-" token where a KEY is expected is a flag: it and its
     arguments move before the overrides. A flag the parser does not know is argparse's usual error.

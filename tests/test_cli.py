@@ -25,7 +25,8 @@ def test_flags_before_the_overrides_parse_as_argparse_does():
 
 
 def test_an_abbreviated_flag_after_the_overrides_is_accepted_as_before_them():
-    assert parse_args(default_argument_parser(), ["SOLVER.MAX_ITER", "1", "--num-gpu", "4"]).num_gpus == 4
+    args = parse_args(default_argument_parser(), ["SOLVER.MAX_ITER", "1", "--num-gpu", "4"])
+    assert args.num_gpus == 4
 
 
 def test_an_unknown_flag_after_the_overrides_is_argparses_error(capsys):

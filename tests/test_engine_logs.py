@@ -27,7 +27,8 @@ def test_train_net_logs_to_a_pipe_and_to_log_txt_without_colour_codes(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, "--config-file",
          f"{CONFIG_DIR}/shapes_mask_rcnn_R18_FPN_gn.yaml", "OUTPUT_DIR", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "FORCE_COLOR": "1"})
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "FORCE_COLOR": "1"})
     assert result.returncode == 0, result.stderr
     log_file = (tmp_path / "log.txt").read_text()
     for output in (result.stdout, log_file):
