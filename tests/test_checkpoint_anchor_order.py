@@ -135,3 +135,31 @@ def test_c4_rpn_for_anchors_gn_det_cannot_order_is_refused(tmp_path):
 
     with pytest.raises(AnchorOrderError, match="by aspect ratio then size.*DefaultAnchorGenerator"):
         load_weights(model, path)
+
+
+class DeviceTensor(torch.Tensor):
+    """Like a CUDA tensor (the anchors of a model on the GPU): no numpy() before .cpu()."""
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to "
+                        "copy the tensor to host memory first.")
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor).cpu(*args, **kwargs)
+
+
+def test_anchor_layout_reads_anchors_that_live_on_another_device(c4_model):
+    buffers = c4_model.proposal_generator.anchor_generator.cell_anchors._buffers
+    on_cpu = dict(buffers)
+    try:
+        for name, cell in on_cpu.items():
+            buffers[name] = cell.as_subclass(DeviceTensor)
+        assert anchor_layout(c4_model) == AnchorLayout(num_sizes=5, num_ratios=3)
+    finally:
+        buffers.update(on_cpu)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_anchor_layout_of_a_model_on_the_gpu():
+    model = build_model(preset_cfg("mask_rcnn_R50_C4_bnfrozen.yaml", "MODEL.DEVICE", "cuda"))
+    assert anchor_layout(model) == AnchorLayout(num_sizes=5, num_ratios=3)

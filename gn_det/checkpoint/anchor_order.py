@@ -41,7 +41,8 @@ class AnchorLayout:
 
 def _cell_layout(cell_anchors):
     """The layout of one level's cell anchors, in the order DefaultAnchorGenerator makes them."""
-    boxes = cell_anchors.double().numpy()
+    # On the model's device (a CUDA model's anchors are CUDA tensors, which numpy cannot read).
+    boxes = cell_anchors.detach().cpu().double().numpy()
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     # Each size's anchors share its area (size ** 2) and come one after another.
     num_ratios = 1
