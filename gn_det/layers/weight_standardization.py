@@ -15,8 +15,9 @@ def standardize_weight(weight, eps=WS_EPSILON):
 
     As Qiao et al.'s reference code and mmdetection compute it: the unbiased (n - 1) standard
     deviation over in-channels and kernel, eps outside the square root. (The paper's Eq. 5 uses the
-    biased variance + eps under the root; that scales all filters of a conv alike, which the
-    GroupNorm after it removes.)
+    biased variance + eps under the root: its factor sqrt((n - 1) / n) scales all filters of a conv
+    alike, which the GroupNorm after it removes; the two eps placements differ only for filters
+    whose standard deviation is not large against eps.)
     """
     centered = weight - weight.mean(dim=(1, 2, 3), keepdim=True)
     return centered / (centered.flatten(1).std(dim=1).reshape(-1, 1, 1, 1) + eps)
