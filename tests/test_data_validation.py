@@ -3,6 +3,8 @@ it, or a skip counted in the report's summary."""
 import contextlib
 import io
 import json
+import shlex
+import uuid
 
 import cv2
 import numpy as np
@@ -11,14 +13,14 @@ import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.data import DatasetMapper
-from detectron2.data.datasets import load_coco_json
+from detectron2.data.datasets import load_coco_json, register_coco_instances
 from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from gn_det.data.required_fields import Use
-from gn_det.data.validation import KINDS, validate_coco_json, validate_records
+from gn_det.data.validation import KINDS, listing_command, validate_coco_json, validate_records
 from gn_det.errors import DatasetError
 
 WIDTH, HEIGHT = 40, 30
@@ -374,3 +376,15 @@ def test_dataset_dicts_need_what_detectron2_reads_for_their_use(tmp_path):
         (f"annotation #1 of image 1 ({image})", "has no 'segmentation', which a mask model's "
                                                 "training and mask evaluation (MODEL.MASK_ON) "
                                                 "reads")]
+
+
+def test_the_listing_command_runs_as_printed_for_paths_with_spaces(tmp_path):
+    root = tmp_path / "my data"
+    root.mkdir()
+    json_file, image_root = write_dataset(root, good_coco())
+    name = f"gn_det_listing_{uuid.uuid4().hex}"
+    register_coco_instances(name, {}, json_file, image_root)
+    command = listing_command(name, Use(evaluated=False, masks=True))
+    assert shlex.split(command.strip("`")) == [
+        "python", "tools/validate_dataset.py", "--json", json_file, "--image-root", image_root,
+        "--train-only"]

@@ -26,6 +26,7 @@ are neither errors nor skips.
 """
 import json
 import os
+import shlex
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -206,8 +207,8 @@ def listing_command(name, use=Use()):
         return f"`python tools/validate_dataset.py --dataset {name}{_tool_flags(use)}`"
     metadata = MetadataCatalog.get(name)
     if metadata.get("json_file"):
-        return (f"`python tools/validate_dataset.py --json {metadata.json_file} --image-root "
-                f"{metadata.get('image_root', '')}{_tool_flags(use)}`")
+        return (f"`python tools/validate_dataset.py --json {shlex.quote(metadata.json_file)} "
+                f"--image-root {shlex.quote(metadata.get('image_root', ''))}{_tool_flags(use)}`")
     return (f"`gn_det.data.validation.validate_dataset('{name}', use={use!r}).lines()`, called in "
             f"the code that registers '{name}',")
 
