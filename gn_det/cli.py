@@ -8,31 +8,32 @@ became an override and failed with a misleading "odd number of overrides" or "un
 import sys
 
 
-def parse_args(parser, argv=None):
+def parse_args(parser, argv=None, override_tokens=2):
     """``parser.parse_args(argv)``, where ``parser`` ends with an ``opts`` REMAINDER positional,
     also accepting the parser's flags placed among or after the KEY VALUE overrides.
 
     Config keys never start with "-", so a "-" token where a KEY is expected is a flag: it and its
     arguments move before the overrides. A flag the parser does not know is argparse's usual error.
+    ``override_tokens``: tokens per override (2 for KEY VALUE, 1 for LazyConfig's key=value).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     overrides = args.opts or []
-    flags, pairs = _separate_flags(parser, overrides)
+    flags, pairs = _separate_flags(parser, overrides, override_tokens)
     if flags:
         args = parser.parse_args(argv[:len(argv) - len(overrides)] + flags)
     args.opts = pairs
     return args
 
 
-def _separate_flags(parser, tokens):
-    # Walks KEY VALUE pairs; returns (flag tokens with their arguments, the KEY VALUE tokens).
+def _separate_flags(parser, tokens, override_tokens):
+    # Walks the overrides; returns (flag tokens with their arguments, the override tokens).
     flags, pairs, index = [], [], 0
     while index < len(tokens):
         token = tokens[index]
         if not token.startswith("-"):
-            pairs += tokens[index:index + 2]
-            index += 2
+            pairs += tokens[index:index + override_tokens]
+            index += override_tokens
             continue
         count = 1 + _argument_count(parser, token)
         flags += tokens[index:index + count]

@@ -43,25 +43,27 @@ def require_trained_weights(report):
         f"this config, and its AP would be meaningless. {_PASS_TRAINED}{hints}")
 
 
-def load_trained_model(cfg, resume=False):
+def load_trained_model(cfg, resume=False, trainer=Trainer):
     """``cfg``'s model (as :meth:`Trainer.build_model` builds it) in eval mode with
     ``MODEL.WEIGHTS`` loaded by gn_det's checkpointer (coverage report,
     ``GN_DET.STRICT_BACKBONE_WEIGHTS``), or with OUTPUT_DIR's last checkpoint when ``resume``
     finds one. Raises :class:`UntrainedModelError` for weights that do not cover the model."""
-    model = Trainer.build_model(cfg)
-    loaded = Trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
+    model = trainer.build_model(cfg)
+    loaded = trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
                                                                     resume=resume)
     require_trained_weights(loaded.get(COVERAGE_REPORT_KEY))
     return model.eval()
 
 
-def evaluate_trained_model(cfg, resume=False):
+def evaluate_trained_model(cfg, resume=False, trainer=Trainer):
     """``--eval-only``: check the evaluation backend, load the trained model, validate the test
-    datasets, then evaluate on them as the trainer does; returns the results."""
+    datasets, then evaluate on them as the trainer does; returns the results. ``trainer``: the
+    trainer class whose builders read ``cfg`` (:class:`~gn_det.engine.lazy_trainer.LazyTrainer`
+    for a lazy config's view)."""
     check_backend(cfg.TEST.COCO_EVAL_BACKEND)
-    model = load_trained_model(cfg, resume)
+    model = load_trained_model(cfg, resume, trainer)
     check_datasets(cfg, training=False)
-    return Trainer.test(cfg, model)
+    return trainer.test(cfg, model)
 
 
 class TrainedModelPredictor(DefaultPredictor):

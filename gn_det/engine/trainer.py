@@ -67,10 +67,15 @@ class Trainer(DefaultTrainer):
         super().__init__(cfg)
 
     @classmethod
+    def construct_model(cls, cfg):
+        """The model as the config describes it, on MODEL.DEVICE (gn_det's build_model:
+        detectron2's, with the whole model on MODEL.FAST_PATH)."""
+        return build_model(cfg)
+
+    @classmethod
     def build_model(cls, cfg):
-        # gn_det's build_model: detectron2's, with the whole model on MODEL.FAST_PATH.
         try:
-            model = build_model(cfg)
+            model = cls.construct_model(cfg)
         except ValueError as error:
             raise ConfigError(f"Cannot build the model: {error}") from None
         logger.info(f"Model:\n{model}")
@@ -95,10 +100,15 @@ class Trainer(DefaultTrainer):
         # Called once the model is built: every dataset of the run (evaluated ones too, which are
         # read only hours later) is validated before any training data is read.
         check_datasets(cfg)
-        stream = TrainingStream(training_records(cfg), DatasetMapper(cfg, True), _run_seed(cfg))
+        stream = TrainingStream(training_records(cfg), cls.build_train_mapper(cfg), _run_seed(cfg))
         return ResumableTrainLoader(stream, cfg.SOLVER.IMS_PER_BATCH,
                                     aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
                                     num_workers=cfg.DATALOADER.NUM_WORKERS)
+
+    @classmethod
+    def build_train_mapper(cls, cfg):
+        """What reads and augments one training image."""
+        return DatasetMapper(cfg, True)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):

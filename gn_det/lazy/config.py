@@ -146,11 +146,10 @@ def _load(path):
         raise ConfigError(f"Cannot load {path}: {type(error).__name__}: {error}") from None
     missing = [name for name in REQUIRED_NODES if name not in cfg]
     if missing:
-        yacs = " It looks like a YAML preset: train it with tools/train_net.py." \
-            if "MODEL" in cfg else ""
-        raise ConfigError(f"{path} is not a lazy training config: it defines no "
-                          f"{', '.join(missing)} (a lazy config defines "
-                          f"{', '.join(REQUIRED_NODES)}).{yacs}")
+        yacs = (" It looks like a YAML preset: train it with tools/train_net.py."
+                if "MODEL" in cfg or "_BASE_" in cfg else "")
+        raise ConfigError(f"{path} is not a lazy training config: it does not define "
+                          f"{', '.join(missing)}.{yacs}")
     return cfg
 
 
