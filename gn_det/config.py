@@ -44,9 +44,11 @@ def add_gn_config(cfg):
     # Fused convs (FrozenBN folded, in-place ReLU and residual add); the same state dict.
     cfg.MODEL.FAST_PATH.ENABLED = True
     # Compiled in-place GN+residual+ReLU in inference (torch.compile); float rounding changes.
-    cfg.MODEL.FAST_PATH.COMPILE = False
+    # None: on where measured faster (MODEL.DEVICE cpu), off elsewhere; True/False force it.
+    cfg.MODEL.FAST_PATH.COMPILE = None
     # Channels-last convs and activations (+ fast RoIAlign on CPU); float rounding changes.
-    cfg.MODEL.FAST_PATH.CHANNELS_LAST = False
+    # None: on where measured faster (MODEL.DEVICE cpu), off elsewhere; True/False force it.
+    cfg.MODEL.FAST_PATH.CHANNELS_LAST = None
     # COCO evaluation: "pycocotools" (the reference) or "faster_coco_eval" (gn_det[fast-eval]).
     cfg.TEST.COCO_EVAL_BACKEND = "pycocotools"
     # Own COCO datasets, [[name, json file, image root], ...], registered by load_config (paths

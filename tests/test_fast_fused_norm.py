@@ -88,3 +88,52 @@ def test_a_failing_compiler_falls_back_to_eager_with_a_warning(compile_small_ten
         out = group_norm_act(x.clone(), norm, relu=True)
     assert torch.equal(out, eager(x, norm, relu=True))
     assert fused_norm.compile_failed()
+
+
+@pytest.fixture
+def fresh_compile_state(compile_small_tensors, monkeypatch):
+    """No kernel compiled yet in this process, as for a user's first call."""
+    import torch._dynamo
+
+    monkeypatch.setattr(fused_norm, "_state",
+                        {"failed": False, "compile_seconds": 0.0, "compiled_for": set()})
+    monkeypatch.setattr(fused_norm, "_compiled", {})
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def test_a_missing_cpp_compiler_gives_one_warning_and_eager_results(fresh_compile_state):
+    # What a machine without g++ looks like to torch's inductor (its search of config.cpp.cxx);
+    # no on-disk cache entry may stand in for the compiler.
+    from torch._inductor import config as inductor_config
+    from torch._inductor import cpp_builder
+
+    norm = group_norm(64, 32)
+    x = torch.randn(2, 64, 6, 6)
+    cpp_builder.cpp_compiler_search.cache_clear()
+    try:
+        with inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}), \
+                torch.no_grad(), pytest.warns(RuntimeWarning) as warned:
+            first = group_norm_act(x.clone(), norm, relu=True)
+            second = group_norm_act(x.clone(), norm, relu=True)
+    finally:
+        cpp_builder.cpp_compiler_search.cache_clear()
+    ours = [str(w.message) for w in warned if str(w.message).startswith("gn_det")]
+    assert len(ours) == 1, ours
+    assert "InvalidCxxCompiler" in ours[0] and "eager GroupNorm from now on" in ours[0], ours[0]
+    assert fused_norm.compile_failed()
+    assert torch.equal(first, eager(x, norm, relu=True)) and torch.equal(second, first)
+
+
+def test_compiling_is_logged_before_and_with_its_duration(fresh_compile_state, caplog):
+    norm = group_norm(64, 32)
+    x = torch.randn(2, 64, 6, 6)
+    with torch.no_grad(), caplog.at_level("INFO", logger=fused_norm.__name__):
+        group_norm_act(x.clone(), norm, relu=True)
+        group_norm_act(x.clone(), norm, relu=True)  # compiled already: nothing more to say
+    messages = [r.getMessage() for r in caplog.records if r.name == fused_norm.__name__]
+    assert len(messages) >= 2 and "torch.compile of the fused GroupNorm kernels for cpu " \
+        "contiguous float32 tensors" in messages[0], messages
+    assert all("compiled a fused GroupNorm kernel" in m and m.endswith(" s.") for m in messages[1:])
+    assert fused_norm.compile_seconds() > 0

@@ -20,7 +20,7 @@ from conftest import preset_cfg
 from gn_det.layers import FusedConv2d, fused_norm
 from gn_det.layers.roi_align import FastROIPooler
 from gn_det.modeling import build_model
-from gn_det.modeling.fast_path import FastBottleneckBlock
+from gn_det.modeling.fast_path import FastBottleneckBlock, FastPathOptions
 from test_modeling_train_and_infer import TINY, training_input
 
 RELATIVE_TOLERANCE = 5e-4
@@ -28,6 +28,8 @@ FPN_GN = "mask_rcnn_R50_FPN_gn.yaml"
 FPN_BN = "mask_rcnn_R50_FPN_bnfrozen.yaml"
 FULL_FAST_PATH = ["MODEL.FAST_PATH.COMPILE", True, "MODEL.FAST_PATH.CHANNELS_LAST", True]
 EAGER = ["MODEL.FAST_PATH.ENABLED", False]
+# The fused convs only: bit-identical to eager (the default where nothing else was measured).
+BIT_EXACT = ["MODEL.FAST_PATH.COMPILE", False, "MODEL.FAST_PATH.CHANNELS_LAST", False]
 # A BN* ResNet at its initialization (FrozenBN = identity) grows its activations block by block;
 # statistics of the order of the activations keep them in range, as a trained BN* network's are.
 BN_RUNNING_VAR = 50.0
@@ -140,11 +142,11 @@ def test_fast_path_keeps_module_names_parameters_and_norm_types():
 
 
 def test_fast_path_switches():
-    default = detectron2_build_model(preset_cfg(FPN_BN, *TINY))
-    convs = [m for m in default.backbone.modules() if isinstance(m, Conv2d)]
+    bit_exact = detectron2_build_model(preset_cfg(FPN_BN, *BIT_EXACT, *TINY))
+    convs = [m for m in bit_exact.backbone.modules() if isinstance(m, Conv2d)]
     assert convs and all(isinstance(m, FusedConv2d) for m in convs)
-    assert isinstance(default.backbone.bottom_up.res2[0], FastBottleneckBlock)
-    assert not default.backbone.bottom_up.res2[0].conv2.weight.is_contiguous(
+    assert isinstance(bit_exact.backbone.bottom_up.res2[0], FastBottleneckBlock)
+    assert not bit_exact.backbone.bottom_up.res2[0].conv2.weight.is_contiguous(
         memory_format=torch.channels_last)
 
     eager = detectron2_build_model(preset_cfg(FPN_BN, *EAGER, *TINY))
@@ -158,13 +160,35 @@ def test_fast_path_switches():
         memory_format=torch.channels_last)
 
 
-def test_default_fast_path_gives_bit_identical_gn_detections():
+@pytest.mark.parametrize("device,overrides,expected", [
+    ("cpu", [], (True, True)),  # measured faster on the CPU: on by default
+    ("cuda", [], (False, False)),  # not measured on a GPU yet: the bit-identical path
+    ("cuda", FULL_FAST_PATH, (True, True)),
+    ("cpu", BIT_EXACT, (False, False)),
+    ("cpu", ["MODEL.FAST_PATH.COMPILE", False], (True, False)),
+])
+def test_default_options_follow_the_device_and_explicit_values_win(device, overrides, expected):
+    cfg = preset_cfg(FPN_GN, *overrides)
+    cfg.MODEL.DEVICE = device  # load_config falls back to the CPU without a GPU
+    options = FastPathOptions.from_config(cfg)
+    assert (options.channels_last, options.compile_norm) == expected
+
+
+def test_cpu_default_builds_the_full_fast_path():
+    default = build_model(preset_cfg(FPN_GN, *TINY))
+    assert isinstance(default.roi_heads.box_pooler, FastROIPooler)
+    assert default.backbone.bottom_up.res2[0].conv2.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert default.backbone.bottom_up.res2[0].conv2.compile_norm
+
+
+def test_bit_identical_fast_path_gives_bit_identical_gn_detections():
     eager = detectron2_build_model(preset_cfg(FPN_GN, *EAGER, *TINY)).eval()
-    default = detectron2_build_model(preset_cfg(FPN_GN, *TINY)).eval()
-    default.load_state_dict(eager.state_dict())
+    bit_exact = detectron2_build_model(preset_cfg(FPN_GN, *BIT_EXACT, *TINY)).eval()
+    bit_exact.load_state_dict(eager.state_dict())
     batch = inference_batch()
     with torch.no_grad():
-        expected, actual = eager(batch), default(batch)
+        expected, actual = eager(batch), bit_exact(batch)
     for e, a in zip(expected, actual):
         assert torch.equal(e["instances"].pred_boxes.tensor, a["instances"].pred_boxes.tensor)
         assert torch.equal(e["instances"].pred_masks, a["instances"].pred_masks)

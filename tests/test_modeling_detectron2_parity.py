@@ -22,8 +22,14 @@ def detectron2_gn_model():
     return build_model(load_config(DETECTRON2_GN_RECIPE, SMALL)).eval()
 
 
+# The bit-identical fast path (the CPU default adds channels-last and compiled GN, equal to
+# float rounding: tests/test_fast_path_parity.py).
+BIT_IDENTICAL = ["MODEL.FAST_PATH.COMPILE", False, "MODEL.FAST_PATH.CHANNELS_LAST", False]
+
+
 def gn_det_gn_model():
-    return build_model(load_config(DETECTRON2_GN_RECIPE, SMALL + GN_DET_COMPONENTS)).eval()
+    return build_model(load_config(DETECTRON2_GN_RECIPE,
+                                   SMALL + GN_DET_COMPONENTS + BIT_IDENTICAL)).eval()
 
 
 def test_full_gn_preset_has_detectron2s_state_dict_keys_and_shapes():

@@ -19,7 +19,8 @@ Only classes change (:func:`gn_det.layers.module_class.convert_class`, as
 detectron2's forwards iterate (``FPN.lateral_convs``...) reach the converted modules, and module
 names, parameters, buffers and state dict keys stay those of the eager model, so checkpoints load
 into either. Outputs equal eager outputs up to float rounding (tests/test_fast_path.py states the
-tolerances).
+tolerances). ``MODEL.FAST_PATH`` turns each part on; by default everything measured faster is on
+(on the CPU: all of it; on CUDA: the bit-identical fused convs only, see MEASURED_FASTER_ON).
 """
 from dataclasses import dataclass
 
@@ -94,6 +95,17 @@ def convert_to_fast_path(module, channels_last=True, compile_norm=True):
     return module
 
 
+# Where the float-rounding-changing options (compiled GN, channels-last) are on by default
+# (MODEL.FAST_PATH.COMPILE / CHANNELS_LAST None): the devices they were measured faster on
+# (tools/benchmark.py). Elsewhere the default is the bit-identical fast path until measured.
+MEASURED_FASTER_ON = ("cpu",)
+
+
+def _resolve(value, device):
+    # None: on where measured faster (see MEASURED_FASTER_ON); True/False: as set.
+    return torch.device(device).type in MEASURED_FASTER_ON if value is None else bool(value)
+
+
 @dataclass(frozen=True)
 class FastPathOptions:
     """How gn_det's builders convert what they build (``MODEL.FAST_PATH``)."""
@@ -103,11 +115,13 @@ class FastPathOptions:
 
     @classmethod
     def from_config(cls, cfg):
-        """The options of ``MODEL.FAST_PATH``, or None when it is switched off."""
+        """The options of ``MODEL.FAST_PATH`` on ``MODEL.DEVICE``, or None when it is off."""
         fast_path = cfg.MODEL.FAST_PATH
         if not fast_path.ENABLED:
             return None
-        return cls(channels_last=fast_path.CHANNELS_LAST, compile_norm=fast_path.COMPILE)
+        device = cfg.MODEL.DEVICE
+        return cls(channels_last=_resolve(fast_path.CHANNELS_LAST, device),
+                   compile_norm=_resolve(fast_path.COMPILE, device))
 
     def convert(self, module):
         return convert_to_fast_path(module, self.channels_last, self.compile_norm)
