@@ -21,7 +21,9 @@ from .model import (
 from .recipes import gn_version_of
 from .solver import clipped_sgd, step_schedule
 
-__all__ = ["GN", "TRAIN_KEYS", "add_gn_det_train_keys", "as_gn_det_model", "basic_block_stages",
-           "clipped_sgd",
-           "generalized_rcnn", "gn_det_evaluator", "gn_version_of", "gn_norm", "group_norm", "in_lazy_terms", "lazy_config_of",
-           "load_lazy_config", "step_schedule", "training_view", "use_group_norm"]
+__all__ = [
+    "GN", "TRAIN_KEYS", "add_gn_det_train_keys", "as_gn_det_model", "basic_block_stages",
+    "clipped_sgd", "generalized_rcnn", "gn_det_evaluator", "gn_norm", "gn_version_of",
+    "group_norm", "in_lazy_terms", "lazy_config_of", "load_lazy_config", "step_schedule",
+    "training_view", "use_group_norm",
+]

@@ -8,6 +8,7 @@ override (``gn.num_groups=16``) reaches every GN layer, as ``MODEL.GN`` does in 
 The model itself is :func:`generalized_rcnn`: detectron2's GeneralizedRCNN, then weight
 standardization and the fast path over the whole model, as gn_det's YAML builders apply them.
 """
+from detectron2.config import CfgNode as CN
 from detectron2.config import LazyCall as L
 from detectron2.modeling import GeneralizedRCNN
 from detectron2.modeling.backbone.resnet import BasicBlock, ResNet
@@ -81,13 +82,23 @@ def generalized_rcnn(*, weight_standardization=False, fast_path=None, **kwargs):
 
 def as_gn_det_model(model):
     """Make a lazy GeneralizedRCNN config build :func:`generalized_rcnn`: weight standardization
-    from the root ``gn`` node, and gn_det's default fast path (fused convs, NCHW, no compile; the
-    YAML presets' MODEL.FAST_PATH defaults). Returns ``model``."""
+    from the root ``gn`` node, and the YAML presets' default fast path (MODEL.FAST_PATH) for
+    ``train.device``. Returns ``model``."""
     model._target_ = generalized_rcnn
     model.weight_standardization = "${gn.weight_standardization}"
-    # Fused convs with the same state dict; channels_last and compile_norm change float rounding.
-    model.fast_path = L(FastPathOptions)(channels_last=False, compile_norm=False)
+    # Fused convs with the same state dict; channels_last and compile_norm change float rounding
+    # (None: gn_det's default for train.device, as MODEL.FAST_PATH's None).
+    model.fast_path = L(fast_path_options)(device="${train.device}", channels_last=None,
+                                           compile_norm=None)
     return model
+
+
+def fast_path_options(device, enabled=True, channels_last=None, compile_norm=None):
+    """The :class:`~gn_det.modeling.FastPathOptions` that ``MODEL.FAST_PATH`` (ENABLED,
+    CHANNELS_LAST, COMPILE) gives a model on ``device``; None when not ``enabled``."""
+    fast_path = CN({"ENABLED": enabled, "CHANNELS_LAST": channels_last, "COMPILE": compile_norm})
+    return FastPathOptions.from_config(CN({"MODEL": CN({"DEVICE": device,
+                                                        "FAST_PATH": fast_path})}))
 
 
 def basic_block_stages(depth, stem_out_channels, res2_out_channels, norm):
