@@ -19,7 +19,9 @@ from detectron2.structures import Boxes, Instances
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from gn_det.config import get_cfg as gn_det_get_cfg
 from gn_det.data.required_fields import Use
+from gn_det.engine import Trainer
 from gn_det.data.validation import KINDS, listing_command, validate_coco_json, validate_records
 from gn_det.errors import DatasetError
 
@@ -317,19 +319,27 @@ def test_whole_float_image_sizes_are_accepted_as_detectron2_accepts_them(tmp_pat
     json_file, images = write_dataset(tmp_path, with_image(width=float(WIDTH),
                                                            height=float(HEIGHT)))
     assert len(map_for_training(json_file, images)) == 2
-    for use in (Use(), Use(evaluated=True), Use(masks=True)):
+    for use in (Use(), Use(evaluated=True), EVALUATED_MASKS):
         assert validate_coco_json(json_file, images, use=use).findings == []
 
 
-def test_float_image_sizes_are_refused_where_evaluated_masks_are_pasted_at_that_size(tmp_path):
-    predictions = Instances((32, 48), pred_boxes=Boxes(torch.tensor([[1.0, 2.0, 20.0, 25.0]])),
+def test_evaluated_images_with_whole_float_sizes_get_their_masks_pasted(tmp_path):
+    predictions = Instances((HEIGHT, WIDTH),
+                            pred_boxes=Boxes(torch.tensor([[1.0, 2.0, 20.0, 25.0]])),
                             pred_masks=torch.rand(1, 1, 28, 28))
-    with pytest.raises(TypeError):  # the reference: detectron2's inference on such an image
+    with pytest.raises(TypeError):  # detectron2 alone: its mask pasting refuses float sizes
         detector_postprocess(predictions, float(HEIGHT), float(WIDTH))
-    report = validate(tmp_path, with_image(width=float(WIDTH)), use=EVALUATED_MASKS)
-    assert [(f.kind, f.where) for f in report.errors] == [("malformed_entry", "image 1 (a.png)")]
-    assert "'width' is the float 40.0" in report.errors[0].detail
-    assert "write 40" in report.errors[0].detail
+    json_file, images = write_dataset(tmp_path, with_image(width=float(WIDTH),
+                                                           height=float(HEIGHT)))
+    name = f"gn_det_test_float_sizes_{uuid.uuid4().hex}"
+    register_coco_instances(name, {}, json_file, images)
+    cfg = gn_det_get_cfg()
+    cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST = HEIGHT, WIDTH
+    inputs = [batch[0] for batch in Trainer.build_test_loader(cfg, name)]
+    assert [(i["height"], i["width"]) for i in inputs] == [(HEIGHT, WIDTH)] * 2
+    assert all(type(i["height"]) is int and type(i["width"]) is int for i in inputs)
+    pasted = detector_postprocess(predictions, inputs[0]["height"], inputs[0]["width"])
+    assert pasted.pred_masks.shape == (1, HEIGHT, WIDTH)
 
 
 @pytest.mark.parametrize("width", [40.5, 0, -40, 0.0, "40", True])

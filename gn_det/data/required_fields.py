@@ -22,7 +22,8 @@ They follow the code that reads the fields (detectron2 v0.6, pycocotools 2.0):
   ``bbox_mode`` and ``category_id``; pycocotools then reads that file as above;
 * an evaluated image's ``height`` and ``width`` size the tensor its predicted masks are pasted
   into (modeling/postprocessing.py ``detector_postprocess``, ``torch.zeros``), which refuses a float
-  such as 60.0 although training and box evaluation accept it.
+  such as 60.0 although training and box evaluation accept it: gn_det's evaluation mapper
+  (:mod:`gn_det.data.evaluation_mapper`) passes whole floats on as integers.
 """
 from dataclasses import dataclass
 
@@ -108,15 +109,11 @@ def pixel_count(value):
     return None
 
 
-def image_size_problem(width, height, use):
-    """Why an image's ``width`` and ``height`` cannot be used for ``use``, else None."""
+def image_size_problem(width, height):
+    """Why an image's ``width`` and ``height`` are not a usable size, else None."""
     for field, value in (("width", width), ("height", height)):
         if pixel_count(value) is None:
             return f"'{field}' is {value!r}, not a positive whole number of pixels"
-        if use.evaluated and use.masks and isinstance(value, float):
-            return (f"'{field}' is the float {value!r}: detectron2 pastes an evaluated image's "
-                    f"predicted masks into a tensor of this size (detector_postprocess), which "
-                    f"needs an integer; write {int(value)}")
     return None
 
 

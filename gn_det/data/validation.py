@@ -280,7 +280,7 @@ def _image_from_json(report, image_id, entry, image_root, use):
     if not isinstance(file_name, str):
         report.add("malformed_entry", where, f"file_name {file_name!r} is not a path")
         return None
-    problem = image_size_problem(width, height, use)
+    problem = image_size_problem(width, height)
     if problem:
         report.add("malformed_entry", where, problem)
         return None
@@ -362,7 +362,7 @@ def _image_from_record(report, record, index, num_classes, use):
     for problem in problems:
         report.add("missing_field", where, problem)
     width, height = record.get("width"), record.get("height")
-    size_problem = (image_size_problem(width, height, use)
+    size_problem = (image_size_problem(width, height)
                     if "width" in record or "height" in record else None)
     if size_problem:
         report.add("malformed_entry", where, size_problem)

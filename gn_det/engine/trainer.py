@@ -3,12 +3,13 @@ import logging
 import os
 import weakref
 
-from detectron2.data import DatasetMapper
+from detectron2.data import DatasetMapper, build_detection_test_loader
 from detectron2.engine import DefaultTrainer
 from detectron2.engine.train_loop import TrainerBase
 from detectron2.utils import comm
 
 from ..checkpoint import GNDetCheckpointer
+from ..data.evaluation_mapper import EvaluationMapper
 from ..data.sample_stream import ResumableTrainLoader, TrainingStream
 from ..data.training_records import training_records
 from ..errors import ConfigError, GNDetError
@@ -109,6 +110,10 @@ class Trainer(DefaultTrainer):
     def build_train_mapper(cls, cfg):
         """What reads and augments one training image."""
         return DatasetMapper(cfg, True)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, mapper=EvaluationMapper(cfg, False))
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
