@@ -22,6 +22,7 @@ import torch
 from detectron2.modeling import build_model
 
 from gn_det.checkpoint import export, load_weights
+from gn_det.cli import parse_args
 from gn_det.config import load_config
 from gn_det.errors import USER_ERRORS
 
@@ -42,7 +43,7 @@ def argument_parser():
 
 def main(argv=None):
     """Write the converted checkpoint; return its coverage report."""
-    args = argument_parser().parse_args(argv)
+    args = parse_args(argument_parser(), argv)
     export.prepare_output(args.output)
     cfg = load_config(args.config_file, [*args.opts, "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
     model = build_model(cfg)
