@@ -138,12 +138,20 @@ def _ap(cfg, dataset, predictions, output_dir):
     return evaluator.evaluate()
 
 
-@pytest.fixture
-def eager_shapes_results(exported_shapes, shapes_val, tmp_path):
+@pytest.fixture(scope="session")
+def eager_shapes_results(exported_shapes, shapes_train_cache, tmp_path_factory):
+    """The eager model's predictions on every shapes_val image, and its AP (once per session)."""
     cfg, _ = exported_shapes
-    predict = eager_predictor(cfg, load_trained_model(eager_config(cfg)))
-    predictions = [predict(cv2.imread(record["file_name"])) for record in shapes_val]
-    return predictions, _ap(cfg, shapes_val, predictions, tmp_path)
+    registered = _registered_shapes_paths()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GN_DET_SHAPES_DIR", str(shapes_train_cache))
+        ensure_shapes_split("shapes_val")
+        dataset = DatasetCatalog.get("shapes_val")
+        predict = eager_predictor(cfg, load_trained_model(eager_config(cfg)))
+        predictions = [predict(cv2.imread(record["file_name"])) for record in dataset]
+        results = _ap(cfg, dataset, predictions, tmp_path_factory.mktemp("eager_eval"))
+    _restore_shapes_paths(registered)
+    return predictions, results
 
 
 @pytest.mark.parametrize("export_format", ["torchscript", "onnx"])
