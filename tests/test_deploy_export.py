@@ -329,3 +329,18 @@ def test_onnx_runtime_runner_works_without_torch_and_detectron2(exported_shapes,
     assert len(lines) == len(expected) > 0
     names = MetadataCatalog.get("shapes_train").thing_classes
     assert lines[0].startswith(f"{names[expected.pred_classes[0]]} {expected.scores[0]:.3f} [")
+
+
+@pytest.mark.parametrize("export_format", ["torchscript", "onnx"])
+def test_an_image_without_detections_gives_empty_instances(export_format, tmp_path):
+    # The GN mask head then runs on an empty batch, where torch's ONNX GroupNorm (Reshape to
+    # (0, G, -1)) failed in ONNX Runtime.
+    cfg = eager_config(preset_cfg("shapes_mask_rcnn_R18_FPN_gn.yaml",
+                                  "MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.999))
+    model = build_model(cfg).eval()
+    predict = load(export_model(model, cfg, export_format, str(tmp_path), ["a"] * 5))
+    for image in _random_images():
+        eager, exported = eager_predictor(cfg, model)(image), predict(image)
+        assert len(eager) == 0
+        assert_same_detections(eager, exported, export_format)
+        assert exported.pred_masks.shape == (0, *image.shape[:2])

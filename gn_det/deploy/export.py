@@ -13,8 +13,9 @@ ONNX: torch's TorchScript-based exporter (``dynamo=False``) at opset :data:`ONNX
 dynamo exporter cannot export detectron2's inference (data-dependent sizes: padding, NMS output).
 The TorchScript-based exporter has no GroupNormalization symbolic at any opset (it stops at 20,
 and GroupNormalization-18 is deprecated with per-group scale and bias, which onnx's checker
-refuses); each GroupNorm is exported as torch's decomposition: Reshape to (N, G, -1),
-InstanceNormalization with unit scale and zero bias, Reshape back, Mul by gamma, Add beta.
+refuses); each GroupNorm is exported as torch's decomposition: Reshape to (N, G, C/G*H*W),
+InstanceNormalization with unit scale and zero bias, Reshape back, Mul by gamma, Add beta (the
+group size computed from the shape, not Reshape's -1, which fails on an empty mask-head batch).
 RoiAlign is the ONNX op with ``coordinate_transformation_mode`` "half_pixel" for detectron2's
 ``aligned=True`` (ROIAlignV2), which needs opset 16 or later; NMS is NonMaxSuppression.
 """
@@ -43,7 +44,7 @@ MODEL_FILES = {"torchscript": "model.ts", "onnx": "model.onnx"}
 # Opset 17: RoiAlign with half_pixel needs 16; no opset the exporter reaches has a usable
 # GroupNormalization (see the module docstring).
 ONNX_OPSET = 17
-GROUP_NORM_IN_ONNX = ("Reshape(N, G, -1) -> InstanceNormalization(scale 1, bias 0) -> "
+GROUP_NORM_IN_ONNX = ("Reshape(N, G, C/G*H*W) -> InstanceNormalization(scale 1, bias 0) -> "
                       "Reshape(N, C, H, W) -> Mul(gamma) -> Add(beta)")
 # The fast path's classes (gn_det.modeling.fast_path); an exported model must have none.
 _FAST_CLASSES = (FusedConv2d, FastROIAlign, FastROIPooler, *_FAST_BLOCKS.values())
@@ -159,14 +160,46 @@ def _export_torchscript(adapter, path):
     traced.save(path)
 
 
+def _group_norm_symbolic(g, input, num_groups, weight, bias, eps, cudnn_enabled):
+    # torch's decomposition (symbolic_opset9.group_norm) with the group size computed instead of
+    # Reshape's -1: a -1 cannot be inferred from an empty tensor, which the mask head gets on an
+    # image without detections (ONNX Runtime then fails: "{0,256,14,14} -> {0,32,-1}").
+    from torch.onnx import symbolic_helper
+
+    groups = symbolic_helper._get_const(num_groups, "i", "num_groups")
+    epsilon = symbolic_helper._get_const(eps, "f", "eps")
+    channels = symbolic_helper._get_tensor_dim_size(input, 1)
+    shape = g.op("Shape", input)
+    batch = g.op("Slice", shape, g.op("Constant", value_t=torch.tensor([0])),
+                 g.op("Constant", value_t=torch.tensor([1])))
+    spatial = g.op("ReduceProd", g.op("Slice", shape, g.op("Constant", value_t=torch.tensor([2])),
+                                      g.op("Constant", value_t=torch.tensor([2 ** 62]))),
+                   keepdims_i=1)
+    group_size = g.op("Mul", spatial, g.op("Constant",
+                                           value_t=torch.tensor([channels // groups])))
+    grouped = g.op("Reshape", input, g.op("Concat", batch, g.op(
+        "Constant", value_t=torch.tensor([groups])), group_size, axis_i=0))
+    normalized = g.op("InstanceNormalization", grouped,
+                      g.op("Constant", value_t=torch.ones(groups)),
+                      g.op("Constant", value_t=torch.zeros(groups)), epsilon_f=epsilon)
+    normalized = g.op("Reshape", normalized, shape)
+    axes = g.op("Constant", value_t=torch.tensor([1, 2]))
+    return g.op("Add", g.op("Mul", normalized, g.op("Unsqueeze", weight, axes)),
+                g.op("Unsqueeze", bias, axes))
+
+
 def _export_onnx(adapter, path, output_names):
     dynamic = {"image": {1: "height", 2: "width"}, **{name: {0: "detections"}
                for name in output_names if name != "image_size"}}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
-        torch.onnx.export(adapter, adapter.flattened_inputs, path, dynamo=False,
-                          opset_version=ONNX_OPSET, input_names=["image"],
-                          output_names=output_names, dynamic_axes=dynamic)
+    torch.onnx.register_custom_op_symbolic("aten::group_norm", _group_norm_symbolic, ONNX_OPSET)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
+            torch.onnx.export(adapter, adapter.flattened_inputs, path, dynamo=False,
+                              opset_version=ONNX_OPSET, input_names=["image"],
+                              output_names=output_names, dynamic_axes=dynamic)
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::group_norm", ONNX_OPSET)
 
 
 def export_model(model, cfg, export_format, output_dir, class_names, sample_image_bgr=None,
