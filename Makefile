@@ -20,7 +20,7 @@ MAX_JOBS ?= 2
 DETECTRON2_SRC_FILES := $(if $(wildcard $(DETECTRON2_SRC)/setup.py),$(shell find $(DETECTRON2_SRC) \
 	\( -name .git -o -name build \) -prune -o -type f ! -name '*.so' -print),$(DETECTRON2_SRC))
 
-.PHONY: venv test demo clean venv-upstream test-upstream FORCE
+.PHONY: venv test test-slow demo clean venv-upstream test-upstream FORCE
 
 venv: $(STAMP)
 
@@ -34,7 +34,10 @@ $(STAMP): pyproject.toml constraints.txt tools/install_detectron2.py
 	touch $@
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow tests
 
 venv-upstream: $(UPSTREAM_STAMP)
 
@@ -61,7 +64,7 @@ $(UPSTREAM_STAMP): pyproject.toml constraints.txt tools/install_detectron2_upstr
 endif
 
 test-upstream: $(UPSTREAM_STAMP)
-	$(UPSTREAM_PY) -m pytest -q tests
+	$(UPSTREAM_PY) -m pytest -q -m "not slow" tests
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --output-dir $(DEMO_DIR)

@@ -33,6 +33,9 @@ from gn_det.evaluation import evaluator_from_config
 from gn_det.engine.trained_model import load_trained_model
 from gn_det.modeling import build_model
 
+# Trains or exports whole models (minutes on 2 CPU cores): `make test-slow` runs them.
+pytestmark = pytest.mark.slow
+
 REPO = os.path.dirname(CONFIG_DIR)
 SHAPES_CONFIG = os.path.join(CONFIG_DIR, "shapes_mask_rcnn_R18_FPN_gn.yaml")
 # Small inputs and few RoIs keep R-50 presets at a second per image on a CPU.

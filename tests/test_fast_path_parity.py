@@ -19,6 +19,9 @@ from gn_det.benchmark.shapes import (
 )
 from gn_det.layers import fused_norm
 
+# Trains or exports whole models (minutes on 2 CPU cores): `make test-slow` runs them.
+pytestmark = pytest.mark.slow
+
 EAGER = ["MODEL.FAST_PATH.ENABLED", False]
 # The short training's scores are low: keep its weak detections too (more to compare).
 LOW_THRESHOLD = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.01]
