@@ -288,7 +288,7 @@ def render_image(rng, size=128):
 # Files
 
 
-def _write_atomically(path, data):
+def write_bytes_atomically(path, data):
     # A per-process temporary name, then a rename: readers never see a partial file, and
     # processes generating the same split at once (identical bytes) do not disturb each other.
     temporary = f"{path}.tmp{os.getpid()}"
@@ -335,7 +335,7 @@ def generate_shapes(root, split, num_images, seed=0, image_size=128, progress=Tr
         image_id = index + 1
         image, image_annotations = render_image(image_rng(seed, split, index), image_size)
         file_name = f"{image_id:06d}.png"
-        _write_atomically(os.path.join(image_dir, file_name), encode_png(image))
+        write_bytes_atomically(os.path.join(image_dir, file_name), encode_png(image))
         images.append({"id": image_id, "file_name": file_name,
                        "height": image_size, "width": image_size})
         for annotation in image_annotations:
@@ -348,5 +348,5 @@ def generate_shapes(root, split, num_images, seed=0, image_size=128, progress=Tr
                        for i, name in enumerate(CATEGORIES)],
     }
     text = json.dumps(coco, sort_keys=True, separators=(",", ":"))
-    _write_atomically(json_path(root, split), text.encode("utf-8"))
+    write_bytes_atomically(json_path(root, split), text.encode("utf-8"))
     return json_path(root, split)
