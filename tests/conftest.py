@@ -78,3 +78,21 @@ def shapes_train_env(shapes_train_cache, monkeypatch):
     monkeypatch.setenv("GN_DET_SHAPES_DIR", str(shapes_train_cache))
     yield dict(os.environ)
     _restore_shapes_paths(registered)
+
+
+# A ResNet-18 layout 8 channels wide (GN: 4 groups): pretraining tests train it in seconds.
+TINY_RESNET = ["MODEL.RESNETS.STEM_OUT_CHANNELS", "8", "MODEL.RESNETS.RES2_OUT_CHANNELS", "8",
+               "MODEL.GN.NUM_GROUPS", "4", "MODEL.DEVICE", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def tiny_image_folder(tmp_path_factory):
+    """A shapes classification set in ImageFolder layout: 2 train and 1 val image per class,
+    32 x 32 (generated once per session, under a second)."""
+    from gn_det.data.shapes_classification import CLASSES, ClassificationSplit, generate_split
+
+    root = tmp_path_factory.mktemp("image_folder")
+    for split, per_class in (("train", 2), ("val", 1)):
+        generate_split(str(root), ClassificationSplit(split, per_class * len(CLASSES), seed=0,
+                                                      image_size=32), progress=False)
+    return root
