@@ -40,7 +40,7 @@ def test_class_folder_without_images_is_one_clear_error(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("no image")
 
-    with pytest.raises(DatasetError, match=r"train: Found no valid file for the classes a\. Supported extensions"):
+    with pytest.raises(DatasetError, match=r"train: Found no valid file for the classes a\. "):
         image_folders(str(tmp_path), preset_cfg("shapes_mask_rcnn_R18_FPN_ablation.yaml"), SHAPES)
 
 
@@ -52,7 +52,8 @@ def test_images_come_in_the_detection_models_input_convention():
 
     mean = torch.tensor(cfg.MODEL.PIXEL_MEAN).reshape(3, 1, 1)
     std = torch.tensor(cfg.MODEL.PIXEL_STD).reshape(3, 1, 1)
-    expected = (torch.tensor(rgb[..., ::-1].copy(), dtype=torch.float32).permute(2, 0, 1) - mean) / std
+    bgr = torch.tensor(rgb[..., ::-1].copy(), dtype=torch.float32).permute(2, 0, 1)
+    expected = (bgr - mean) / std
     torch.testing.assert_close(pixels, expected)
 
 

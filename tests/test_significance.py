@@ -14,8 +14,8 @@ T_TABLE = [(0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 3, 3.182), (0.975, 4, 
            (0.975, 5, 2.571), (0.975, 8, 2.306), (0.975, 10, 2.228), (0.975, 30, 2.042),
            (0.995, 2, 9.925), (0.995, 10, 3.169), (0.975, math.inf, 1.960)]
 
-# R's datasets::sleep, extra hours of sleep with drug 1 and drug 2 (Student, 1908), and R's output of
-# the example in ?t.test, t.test(extra ~ group, data = sleep): Welch Two Sample t-test,
+# R's datasets::sleep, extra hours of sleep with drug 1 and drug 2 (Student, 1908), and R's output
+# of the example in ?t.test, t.test(extra ~ group, data = sleep): Welch Two Sample t-test,
 # t = -1.8608, df = 17.776, p-value = 0.07939, 95 percent confidence interval -3.3654832 0.2054832.
 SLEEP_DRUG_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_DRUG_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]

@@ -1,6 +1,7 @@
 """tools/pretrain_backbone.py: the weights it writes load into the detection model of the same
-config with the whole ResNet covered (strict mode, as training loads MODEL.WEIGHTS); its defaults;
-bad data is one error line."""
+config with the whole ResNet covered (strict mode, as training loads MODEL.WEIGHTS), also from
+torchrun processes; its defaults; bad data is one error line."""
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,18 @@ from test_tools_train_net import load_tool
 REPO = os.path.dirname(CONFIG_DIR)
 ABLATION_CONFIG = os.path.join(CONFIG_DIR, "shapes_mask_rcnn_R18_FPN_ablation.yaml")
 TINY_RUN = ["--epochs", "1", "--batch-size", "8", "--image-size", "32", "--workers", "0"]
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+
+
+def strict_coverage_report(overrides, weights):
+    """The coverage report of ``weights`` loaded into the ablation preset's detection model."""
+    cfg = load_config(ABLATION_CONFIG, [*overrides, "MODEL.WEIGHTS", weights])
+    assert cfg.GN_DET.STRICT_BACKBONE_WEIGHTS
+    report = load_weights(build_model(cfg), cfg.MODEL.WEIGHTS, strict_backbone=True)
+    counts = report.group_counts()
+    assert all(counts[group]["loaded"] == counts[group]["in model"] > 0 for group in RESNET_GROUPS)
+    assert report.unexpected == [] and report.hints == []
+    return report
 
 
 @pytest.mark.parametrize("norm", ["GN", "FrozenBN"])
@@ -27,15 +40,23 @@ def test_written_weights_load_into_the_detection_model_with_full_backbone_covera
     overrides = [*TINY_RESNET, "MODEL.RESNETS.NORM", norm]
     result = tool.main(["--data", str(tiny_image_folder), "--output", str(tmp_path), *TINY_RUN,
                         *overrides])
-    weights = str(tmp_path / result["weights"])
 
-    cfg = load_config(ABLATION_CONFIG, [*overrides, "MODEL.WEIGHTS", weights])
-    assert cfg.GN_DET.STRICT_BACKBONE_WEIGHTS
-    report = load_weights(build_model(cfg), cfg.MODEL.WEIGHTS, strict_backbone=True)
+    strict_coverage_report(overrides, str(tmp_path / result["weights"]))
 
-    counts = report.group_counts()
-    assert all(counts[group]["loaded"] == counts[group]["in model"] > 0 for group in RESNET_GROUPS)
-    assert report.unexpected == [] and report.hints == []
+
+def test_torchrun_processes_train_together_and_evaluate_every_val_image_once(tiny_image_folder,
+                                                                             tmp_path):
+    command = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "tools/pretrain_backbone.py",
+               "--data", str(tiny_image_folder), "--output", str(tmp_path), *TINY_RUN,
+               "--batch-size", "4", *TINY_RESNET]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["processes"] == 2 and result["val_images"] == 20
+    assert result["lr"] == pytest.approx(0.1 * 4 * 2 / 256)
+    assert run.stdout.count("[pretrain] epoch 1/1") == 1  # the main process reports
+    strict_coverage_report(TINY_RESNET, str(tmp_path / "model_final.pth"))
 
 
 def test_without_data_it_pretrains_on_the_shapes_set_with_the_shapes_recipe(monkeypatch):

@@ -10,9 +10,9 @@ The ResNet is the config's (depth, widths, MODEL.RESNETS.NORM, MODEL.GN groups, 
 MODEL.GN.WEIGHT_STANDARDIZATION, stride placement, input format and pixel statistics); a BN or BN*
 (FrozenBN) config pretrains with BN in training mode, statistics per process. --data is a folder in
 ImageFolder layout (train/<class>/..., val/<class>/...); without it, the shapes classification set
-(generated on first use). Writes OUTPUT/model_final.pth, which MODEL.WEIGHTS loads with the whole
-ResNet covered, and OUTPUT/result.json with the top-1 error on val/. Trailing KEY VALUE pairs override
-the config.
+(generated on first use). Writes OUTPUT/model_final.pth, which MODEL.WEIGHTS loads with the
+whole ResNet covered, and OUTPUT/result.json with the top-1 error on val/. Trailing KEY VALUE pairs
+override the config.
 """
 import argparse
 import dataclasses
@@ -39,7 +39,9 @@ def argument_parser():
     parser.add_argument("--data", metavar="DIR",
                         help="dataset in ImageFolder layout (default: the shapes classification "
                              "set, generated on first use)")
-    parser.add_argument("--output", default="output/pretrain", metavar="DIR")
+    parser.add_argument("--output", default="output/pretrain", metavar="DIR",
+                        help="where checkpoint.pth, model_final.pth and result.json go (default "
+                             "output/pretrain)")
     parser.add_argument("--epochs", type=int,
                         help=f"default {SHAPES.epochs} on the shapes set, {IMAGENET.epochs} on "
                              "--data (the paper's ImageNet schedule)")
@@ -54,11 +56,12 @@ def argument_parser():
                              f"set, {IMAGENET.image_size} on --data)")
     parser.add_argument("--min-crop-scale", type=float,
                         help=f"smallest training crop area as a fraction of the image (default "
-                             f"{SHAPES.min_crop_scale} on the shapes set, {IMAGENET.min_crop_scale} "
-                             "on --data)")
+                             f"{SHAPES.min_crop_scale} on the shapes set, "
+                             f"{IMAGENET.min_crop_scale} on --data)")
     parser.add_argument("--seed", type=int, help="seed of init, data order and augmentation "
                                                  "(default 0)")
-    parser.add_argument("--workers", type=int, default=4, help="data loading processes per process")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="data loading processes per process (default 4)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --output; a finished one is not "
                              "trained again")

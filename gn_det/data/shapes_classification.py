@@ -111,7 +111,8 @@ def render_crop(rng, class_name, size=IMAGE_SIZE):
     visible = main
     for _ in range(rng.integers(MAX_OCCLUDERS + 1)):
         angle = rng.uniform(0, 2 * math.pi)
-        where = centre + radius * rng.uniform(0.6, 1.1) * np.array([math.cos(angle), math.sin(angle)])
+        direction = np.array([math.cos(angle), math.sin(angle)])
+        where = centre + radius * rng.uniform(0.6, 1.1) * direction
         occluder = _shape_mask(rng, _random_shape(rng), where,
                                radius * rng.uniform(*OCCLUDER_RADIUS), size)
         if (visible & ~occluder).sum() < MIN_VISIBLE * main.sum():

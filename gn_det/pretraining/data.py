@@ -25,8 +25,8 @@ class DetectionInput:
 
     def __init__(self, cfg):
         if cfg.INPUT.FORMAT not in ("RGB", "BGR"):
-            raise ConfigError(f"INPUT.FORMAT {cfg.INPUT.FORMAT!r}: pretraining reads colour images, "
-                              "as RGB or BGR.")
+            raise ConfigError(f"INPUT.FORMAT {cfg.INPUT.FORMAT!r}: pretraining reads colour "
+                              "images, as RGB or BGR.")
         self.bgr = cfg.INPUT.FORMAT == "BGR"
         self.mean = torch.tensor(cfg.MODEL.PIXEL_MEAN, dtype=torch.float32).reshape(3, 1, 1)
         self.std = torch.tensor(cfg.MODEL.PIXEL_STD, dtype=torch.float32).reshape(3, 1, 1)

@@ -60,6 +60,8 @@ def joined_processes(cfg):
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield Process(dist.get_rank(), dist.get_world_size(), device)
+        # Leave together: none exits while the main process still writes, or gloo talks to it.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
@@ -218,7 +220,8 @@ def pretrain(cfg, data_dir, recipe, output_dir, resume=False, workers=0, log=pri
                      "history": history, "settings": settings}, f))
             say(f"[pretrain] epoch {epoch + 1}/{recipe.epochs}: loss {loss:.4f}, "
                 f"{history[-1]['seconds']:.0f} s")
-        error = top1_error(model, val_set, recipe, workers, process)
+        # The module itself: DDP's forward is collective, and the shares of val differ by one.
+        error = top1_error(classifier, val_set, recipe, workers, process)
         result = {"top1_error": error, "val_images": len(val_set),
                   "classes": len(train_set.classes), "norm": norm_name(cfg),
                   "depth": cfg.MODEL.RESNETS.DEPTH, "processes": process.processes,
