@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import TINY_RESNET, preset_cfg
-from gn_det.errors import ConfigError
+from gn_det.errors import ConfigError, NonFiniteError
 from gn_det.pretraining import CHECKPOINT, RESULT, SHAPES, WEIGHTS, pretrain
 from gn_det.pretraining import training
 
@@ -89,3 +89,10 @@ def test_a_new_run_without_resume_replaces_the_old_results(tiny_image_folder, tm
 
     assert len(result["history"]) == 1
     assert json.loads((tmp_path / RESULT).read_text())["recipe"]["epochs"] == 1
+
+
+def test_diverging_run_stops_with_one_line_and_keeps_no_weights(tiny_image_folder, tmp_path):
+    with pytest.raises(NonFiniteError, match="Pretraining diverged in epoch 1: the loss is nan"):
+        run(tiny_image_folder, tmp_path, dataclasses.replace(TINY, lr=1.0e12))
+
+    assert not (tmp_path / WEIGHTS).exists() and not (tmp_path / RESULT).exists()

@@ -1,7 +1,8 @@
 """Datasets: the synthetic shapes set (generated on first use) and checks that a dataset is usable.
 
 Importing this package registers "shapes_train" and "shapes_val" with detectron2; nothing is
-generated until a split is used.
+generated until a split is used. The shapes classification set, the pretraining proxy
+(:mod:`.shapes_classification`), is an ImageFolder for torchvision, not a detectron2 dataset.
 """
 from .datasets import (
     SHAPES_SPLITS,
