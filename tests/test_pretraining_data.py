@@ -35,6 +35,13 @@ def test_data_not_in_image_folder_layout_is_one_clear_error(tmp_path, layout, wo
     assert "\n" not in str(error.value)
 
 
+def test_a_file_as_data_is_not_a_folder(tmp_path):
+    (tmp_path / "imagenet.tar").write_bytes(b"")
+
+    with pytest.raises(DatasetError, match="imagenet.tar is not a folder: --data takes a folder"):
+        check_image_folder(str(tmp_path / "imagenet.tar"))
+
+
 def test_class_folder_without_images_is_one_clear_error(tmp_path):
     for name in ("train/a/readme.txt", "val/a/readme.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,8 @@ def check_image_folder(root):
     """Raise DatasetError unless ``root``'s train/ and val/ are ImageFolder roots with the same
     classes; return the classes."""
     if not os.path.isdir(root):
-        raise DatasetError(f"Pretraining data {root} does not exist: --data takes a folder in "
+        problem = "is not a folder" if os.path.exists(root) else "does not exist"
+        raise DatasetError(f"Pretraining data {root} {problem}: --data takes a folder in "
                            f"{_LAYOUT} (without --data: the shapes classification set).")
     found = {}
     for split in (TRAIN, VAL):
