@@ -112,12 +112,14 @@ def test_the_report_prints_every_floor_and_the_machine_limit():
                             "load_average_start": [1.0], "load_average_end": [2.0]},
                    compile_seconds_total=0.0, floors=None,
                    limit={"model": "gn_det_on_d2", "peak_flops": 1e11, "flops_per_image": 5e10,
+                          "peak_flops_by_kernel": {"matmul 2048x2048": 4e10,
+                                                   "conv 3x3 256ch 200x272": 1e11},
                           "limit_seconds_per_image": 0.5, "fraction_of_peak": 0.25})
     results["floors"] = floors(results)
     table = markdown(results)
     assert "| default-config inference, detectron2's GN model / gn_det on the same recipe | " \
            ">= 1.3 | 1.300 | yes |" in table
-    assert "at **25% of peak**" in table and "load average (1 min) 1.00 at start" in table
+    assert "at **25% of peak**" in table and "matmul 2048x2048 40, conv" in table and "load average (1 min) 1.00 at start" in table
 
 
 def test_gpu_check_without_a_gpu_says_so_and_exits_0():

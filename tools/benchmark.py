@@ -7,8 +7,9 @@
 
 Every model is built in this process on the same image and weights; compared calls are timed
 interleaved (median and range of the repeats); first calls (which include any torch.compile) are
-timed apart. The floors, the machine's limit (peak matmul FLOP/s against the model's FLOPs per
-image) and, where a floor is missed, the profile that explains it are printed with the tables.
+timed apart. The floors, the machine's limit (peak FLOP/s of a matmul and a convolution against the
+model's FLOPs per image) and, where a floor is missed, the profile that explains it are printed with
+the tables.
 Models and parts: gn_det.benchmark. Writes OUTPUT_DIR/benchmark.json and benchmark.md.
 """
 import argparse

@@ -11,6 +11,7 @@ import threading
 import time
 
 import torch
+from torch import nn
 
 
 def synchronize(device):
@@ -56,14 +57,23 @@ def machine_description(device):
     return description
 
 
-def peak_matmul_flops(device, size=2048, repeats=5):
-    """The machine's limit: FLOP/s of an fp32 ``size`` x ``size`` matmul (2 n^3 FLOPs), best of
-    ``repeats`` (the best is the closest to what the hardware can do)."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
-    timed(lambda: a @ b, device)  # warm-up (thread pool, cuBLAS handle)
-    best = min(timed(lambda: a @ b, device)[0] for _ in range(repeats))
-    return 2 * size ** 3 / best
+def peak_flops(device, repeats=5):
+    """The machine's limit: the best fp32 FLOP/s of the two kernels a detector's time goes to, each
+    best of ``repeats`` (the best is the closest to what the hardware can do): a 2048 x 2048 matmul
+    (2 n^3 FLOPs; BLAS) and a 256-channel 3x3 convolution on a 200x272 map, channels-last (oneDNN
+    on the CPU, cuDNN on CUDA). Both are reported: on AMD CPUs MKL's matmul reaches less than half
+    of oneDNN's convolution, so a matmul alone understates the limit. Returns {kernel: FLOP/s}."""
+    a, b = torch.randn(2048, 2048, device=device), torch.randn(2048, 2048, device=device)
+    conv = nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device, memory_format=torch.channels_last)
+    x = torch.randn(1, 256, 200, 272, device=device).to(memory_format=torch.channels_last)
+    kernels = {"matmul 2048x2048": (lambda: a @ b, 2 * 2048 ** 3),
+               "conv 3x3 256ch 200x272": (lambda: conv(x), 2 * 256 * 256 * 9 * 200 * 272)}
+    peaks = {}
+    with torch.no_grad():
+        for name, (call, flops) in kernels.items():
+            timed(call, device)  # warm-up (thread pool, library handles, kernel choice)
+            peaks[name] = flops / min(timed(call, device)[0] for _ in range(repeats))
+    return peaks
 
 
 class PeakMemory:
