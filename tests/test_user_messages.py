@@ -37,6 +37,11 @@ def _flags_after_a_mistyped_override(tmp_path):
             "--num-gpus", "1", "--resume", "OUTPUT_DIR", str(tmp_path)]
 
 
+def _export_with_a_missing_sample_image(tmp_path):
+    return ["tools/export_model.py", "--config-file", SHAPES_CONFIG, "--format", "onnx",
+            "--output", str(tmp_path / "exported"), "--sample-image", str(tmp_path / "photo.jpg")]
+
+
 # (command builder, words the error line must contain)
 CASES = {
     "plot_metrics on a file": (_plot_a_file_that_is_not_a_run,
@@ -48,6 +53,8 @@ CASES = {
                                        "leaf.yaml", "relative to the file that names it"]),
     "flags after the overrides": (_flags_after_a_mistyped_override,
                                   ["Unknown config key SOLVER.BASE_LRR", "SOLVER.BASE_LR?"]),
+    "export with a missing sample image": (_export_with_a_missing_sample_image,
+                                           ["--sample-image", "photo.jpg: no such file"]),
 }
 
 
@@ -61,6 +68,7 @@ def test_bad_input_is_one_error_line_without_traceback(case, tmp_path):
     assert last_line.startswith("gn_det: error: "), result.stderr
     assert all(word in last_line for word in words), last_line
     assert "Traceback" not in result.stdout + result.stderr
+    assert "can't open/read file" not in result.stderr  # OpenCV's own warning
     assert not (tmp_path / "never_ran").exists()
 
 

@@ -107,9 +107,11 @@ def prepare_output_dir(path, overwrite=False):
 
 def read_sample_image(path):
     """The HxWx3 uint8 BGR image at ``path`` (--sample-image)."""
+    if not os.path.isfile(path):  # before OpenCV, which would also print its own warning
+        raise DeployError(f"--sample-image {path}: no such file.")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
-        raise DeployError(f"--sample-image {path}: no such file, or not an image OpenCV reads.")
+        raise DeployError(f"--sample-image {path}: not an image OpenCV reads.")
     return image
 
 
