@@ -119,7 +119,8 @@ def test_the_report_prints_every_floor_and_the_machine_limit():
     table = markdown(results)
     assert "| default-config inference, detectron2's GN model / gn_det on the same recipe | " \
            ">= 1.3 | 1.300 | yes |" in table
-    assert "at **25% of peak**" in table and "matmul 2048x2048 40, conv" in table and "load average (1 min) 1.00 at start" in table
+    assert "at **25% of peak**" in table and "matmul 2048x2048 40, conv" in table
+    assert "load average (1 min) 1.00 at start" in table
 
 
 def test_gpu_check_without_a_gpu_says_so_and_exits_0():

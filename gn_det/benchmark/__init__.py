@@ -37,9 +37,9 @@ def run_benchmark(device, parts=PARTS, model_ids=tuple(MODELS), training_ids=TRA
     inference: s/image at the presets' test size (800x1067), first calls (which compile) apart;
     limit: peak FLOP/s (matmul, convolution) against the model's FLOPs per image; equality:
     detections against the reference model's; training: s/iteration of ``training_ids`` (2 images
-    of 800x1067, forward + backward + SGD step at learning rate 0); demo: `make demo`'s training compute now
-    against before (CPU only); kernel: a GN+ReLU pass against a copy. Where a floor is missed,
-    the profile of the models involved is added.
+    of 800x1067, forward + backward + SGD step at learning rate 0); demo: `make demo`'s training
+    compute now against before (CPU only); kernel: a GN+ReLU pass against a copy. Where a floor is
+    missed, the profile of the models involved is added.
     """
     results = {"machine": machine_description(device)}
     if "kernel" in parts:

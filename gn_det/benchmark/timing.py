@@ -64,7 +64,8 @@ def peak_flops(device, repeats=5):
     on the CPU, cuDNN on CUDA). Both are reported: on AMD CPUs MKL's matmul reaches less than half
     of oneDNN's convolution, so a matmul alone understates the limit. Returns {kernel: FLOP/s}."""
     a, b = torch.randn(2048, 2048, device=device), torch.randn(2048, 2048, device=device)
-    conv = nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device, memory_format=torch.channels_last)
+    conv = nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device,
+                                                            memory_format=torch.channels_last)
     x = torch.randn(1, 256, 200, 272, device=device).to(memory_format=torch.channels_last)
     kernels = {"matmul 2048x2048": (lambda: a @ b, 2 * 2048 ** 3),
                "conv 3x3 256ch 200x272": (lambda: conv(x), 2 * 256 * 256 * 9 * 200 * 272)}
