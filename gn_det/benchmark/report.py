@@ -74,9 +74,9 @@ def _timing_table(part, title, extra_columns, extra_cells):
 
 def _limit_lines(limit, model_id):
     kernels = ", ".join(f"{name} {flops / 1e9:.0f}"
-                        for name, flops in limit.get("peak_flops_by_kernel", {}).items())
+                        for name, flops in limit["peak_flops_by_kernel"].items())
     return [f"Machine limit: peak {limit['peak_flops'] / 1e9:.0f} GFLOP/s (fp32, the best kernel, "
-            f"best of 5{': ' + kernels if kernels else ''}); {model_id} computes "
+            f"best of 5: {kernels}); {model_id} computes "
             f"{limit['flops_per_image'] / 1e9:.0f} GFLOPs per image (convs, deconv, linear), so "
             f"its limit is {limit['limit_seconds_per_image']:.2f} s/image: it runs at "
             f"**{limit['fraction_of_peak']:.0%} of peak**.", ""]
