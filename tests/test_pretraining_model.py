@@ -14,10 +14,10 @@ ABLATION = "shapes_mask_rcnn_R18_FPN_ablation.yaml"
 # (preset, overrides, pretraining norm in words): GN, BN* (FrozenBN, pretrained as BN), BN in
 # training mode, GN+WS, channels per group, a C4 model (res5 in the RoI head), a COCO BN* preset.
 VARIANTS = [
-    (ABLATION, [], "GN (32 groups)"),
+    (ABLATION, [], "GN (8 groups)"),
     (ABLATION, ["MODEL.RESNETS.NORM", "FrozenBN"], "BN"),
     (ABLATION, ["MODEL.RESNETS.NORM", "BN"], "BN"),
-    (ABLATION, ["MODEL.GN.WEIGHT_STANDARDIZATION", "True"], "GN+WS (32 groups)"),
+    (ABLATION, ["MODEL.GN.WEIGHT_STANDARDIZATION", "True"], "GN+WS (8 groups)"),
     (ABLATION, ["MODEL.GN.NUM_GROUPS", "-1", "MODEL.GN.DIM_PER_GROUP", "16"],
      "GN (16 channels per group)"),
     ("mask_rcnn_R50_C4_gn.yaml", [], "GN (32 groups)"),
