@@ -60,6 +60,9 @@ def test_weights_that_leave_part_of_the_model_at_initialization_are_refused(
 def test_empty_weights_are_refused_and_complete_ones_load_in_eval_mode(trained_state, tmp_path):
     with pytest.raises(UntrainedModelError, match=r"^No weights to evaluate: MODEL\.WEIGHTS is "
                                                   r"empty.*--resume to use OUTPUT_DIR's last"):
+        load_trained_model(preset_cfg(DEMO), resume=False)
+    # Tools without --resume (export, predict) do not suggest it.
+    with pytest.raises(UntrainedModelError, match=r"model_final\.pth\.$"):
         load_trained_model(preset_cfg(DEMO))
     weights = tmp_path / "model_final.pth"
     torch.save({"model": trained_state}, weights)

@@ -16,20 +16,27 @@ from .preflight import check_datasets
 from .trainer import Trainer
 
 _PASS_TRAINED = ("Pass the weights of a model trained with this config, e.g. MODEL.WEIGHTS "
-                 "output/model_final.pth (or --resume to use OUTPUT_DIR's last checkpoint).")
+                 "output/model_final.pth")
+# Added where the tool has --resume (tools/train_net.py --eval-only).
+_OR_RESUME = " (or --resume to use OUTPUT_DIR's last checkpoint)"
+
+
+def _pass_trained(offers_resume):
+    return f"{_PASS_TRAINED}{_OR_RESUME if offers_resume else ''}."
 
 
 class UntrainedModelError(GNDetError, RuntimeError):
     """Weights that leave part of the model to be evaluated at initialization."""
 
 
-def require_trained_weights(report):
+def require_trained_weights(report, offers_resume=False):
     """Raise :class:`UntrainedModelError` unless the load that ``report`` (a CoverageReport, or
-    None when nothing was loaded) describes initialized every tensor of the model."""
+    None when nothing was loaded) describes initialized every tensor of the model.
+    ``offers_resume``: the message also suggests the caller's --resume."""
     if report is None:
         raise UntrainedModelError(
             "No weights to evaluate: MODEL.WEIGHTS is empty, so the model would keep its random "
-            f"initialization and score AP ~0. {_PASS_TRAINED}")
+            f"initialization and score AP ~0. {_pass_trained(offers_resume)}")
     unloaded = len(report.missing) + len(report.mismatched)
     if not unloaded:
         return
@@ -40,18 +47,19 @@ def require_trained_weights(report):
     raise UntrainedModelError(
         f"{report.source} ({report.format}) leaves {unloaded} of {len(report.model_keys)} model "
         f"tensors at random initialization ({', '.join(parts)}): it is not a trained model for "
-        f"this config, and its AP would be meaningless. {_PASS_TRAINED}{hints}")
+        f"this config, and its AP would be meaningless. {_pass_trained(offers_resume)}{hints}")
 
 
-def load_trained_model(cfg, resume=False, trainer=Trainer):
+def load_trained_model(cfg, resume=None, trainer=Trainer):
     """``cfg``'s model (as :meth:`Trainer.build_model` builds it) in eval mode with
     ``MODEL.WEIGHTS`` loaded by gn_det's checkpointer (coverage report,
     ``GN_DET.STRICT_BACKBONE_WEIGHTS``), or with OUTPUT_DIR's last checkpoint when ``resume``
-    finds one. Raises :class:`UntrainedModelError` for weights that do not cover the model."""
+    finds one (None: the calling tool has no --resume). Raises :class:`UntrainedModelError` for
+    weights that do not cover the model."""
     model = trainer.build_model(cfg)
     loaded = trainer.build_checkpointer(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS,
-                                                                    resume=resume)
-    require_trained_weights(loaded.get(COVERAGE_REPORT_KEY))
+                                                                    resume=bool(resume))
+    require_trained_weights(loaded.get(COVERAGE_REPORT_KEY), offers_resume=resume is not None)
     return model.eval()
 
 
