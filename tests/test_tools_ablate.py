@@ -76,9 +76,11 @@ def test_report_only_rewrites_the_report_from_partial_results(tmp_path):
         ["--report-only", "--output-dir", str(tmp_path)]))
 
     # GN 20, 21 vs BN 10, 11: +10, Welch df 2, t(0.975, 2) = 4.303, half width 3.04.
-    assert "- GN box head beats BN box head: **reproduced**, +10.0 box AP (95% CI +7.0 to +13.0)" in text
+    assert ("- GN box head beats BN box head: **reproduced**, +10.0 box AP (95% CI +7.0 to +13.0)"
+            in text)
     assert "| none | not run | not run |  | 0 |" in text
-    assert "GN box head beats a box head without norm: not measured (no finished run of none)" in text
+    assert ("GN box head beats a box head without norm: not measured (no finished run of none)"
+            in text)
     assert (tmp_path / "bar_box_head.png").exists()
 
 

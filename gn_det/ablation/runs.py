@@ -18,6 +18,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..config import load_config
 from ..data.shapes_classification import CLASSES, ClassificationSplit, generate_split
+from ..engine import Trainer
 from ..engine.atomic_checkpoint import write_atomically
 from ..pretraining import SHAPES, WEIGHTS, pretrain
 from .studies import ABLATION_CONFIG, Pretraining
@@ -108,8 +109,6 @@ def _log_to(path):
 
 def train_run(run, runs_dir, classification_data, val_images, threads=None):
     """Train (or resume) ``run`` in this process under ``runs_dir``; return its result."""
-    from ..engine import Trainer  # here: a worker process imports it on its first run
-
     if threads:
         torch.set_num_threads(threads)
     run_dir = os.path.join(runs_dir, run_name(run))

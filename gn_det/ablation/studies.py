@@ -223,5 +223,6 @@ CLAIMS = (
     Claim("groups", "GN (G=8) beats LN (G=1)", {"G=8": 1, "G=1 (LN)": -1}, 1, "box_ap",
           "G=32 beats LN by 1.9 box AP (C4, Table 4), by 1.2% top-1 (Table 1)"),
     Claim("groups", "GN (G=8) beats IN (1 channel per group)", {"G=8": 1, "1 ch/group (IN)": -1},
-          1, "box_ap", "G=32 beats IN by 4.3% top-1 (Table 1); 2 channels per group beat IN by 2.8% (Table 3)"),
+          1, "box_ap",
+          "G=32 beats IN by 4.3% top-1 (Table 1); 2 channels per group beat IN by 2.8% (Table 3)"),
 )
