@@ -22,7 +22,8 @@ import time
 import gn_det  # noqa: F401  (first: fixes detectron2 v0.6 and registers gn_det's components)
 
 from gn_det.ablation import (DEFAULT_SCHEDULE, QUICK_SCHEDULE, estimated_wall_seconds, plan,
-                             quick_classification_set, run_all, run_name, studies, write_report)
+                             quick_classification_set, run_all, run_name, studies, unfinished,
+                             write_report)
 from gn_det.data.shapes_classification import ensure_shapes_classification
 from gn_det.errors import USER_ERRORS, GNDetError
 
@@ -88,10 +89,9 @@ def main(args):
     runs_dir = os.path.join(args.output_dir, "runs")
     data = (quick_classification_set(args.output_dir) if args.quick
             else ensure_shapes_classification())
-    unfinished = [run for run in runs
-                  if not os.path.isfile(os.path.join(runs_dir, run_name(run), "result.json"))]
-    estimate = estimated_wall_seconds(unfinished, schedule.val_images, args.workers)
-    _say(args.output_dir, f"[ablate] {len(runs)} runs ({len(runs) - len(unfinished)} finished "
+    todo = unfinished(runs, runs_dir)
+    estimate = estimated_wall_seconds(todo, schedule.val_images, args.workers)
+    _say(args.output_dir, f"[ablate] {len(runs)} runs ({len(runs) - len(todo)} finished "
                           f"before), {args.workers} at a time with {threads} thread(s) each: "
                           f"estimated wall time {estimate / 60:.0f} min (on this project's "
                           "2-core machine of 2026-12-02; its speed varies about 2x by day)")

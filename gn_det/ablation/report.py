@@ -58,8 +58,8 @@ def markdown(records, study_list, wall_seconds, runs_trained, quick=False):
             columns = []
             for key, _, _ in metrics:
                 values = cell_values(records, study.name, cell, key)
-                columns.append(f"{_mean_std(values)[0]:.1f} ± {_mean_std(values)[1]:.1f}"
-                               if values else "not run")
+                columns.append("{:.1f} ± {:.1f}".format(*_mean_std(values)) if values
+                               else "not run")
             first = cell_values(records, study.name, cell, metrics[0][0])
             out.append(f"| {cell} | {' | '.join(columns)} | "
                        f"{', '.join(f'{v:.1f}' for v in first)} | {len(first)} |")

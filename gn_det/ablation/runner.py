@@ -10,7 +10,8 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from .runs import read_result, run_name, train_run
+from ..pretraining import finished_result
+from .runs import run_name, train_run
 from .studies import Detection, Pretraining
 
 # Seconds per training image on one thread of this project's machine (2 cores, 2026-12-02, each
@@ -42,6 +43,11 @@ def plan(study_list, seeds):
                 distinct.setdefault(run_name(run), run)
     ordered = sorted(distinct.values(), key=lambda run: (run.seed, isinstance(run, Detection)))
     return cells, ordered
+
+
+def unfinished(runs, runs_dir):
+    """The runs of ``runs`` whose folder under ``runs_dir`` holds no result.json yet."""
+    return [run for run in runs if finished_result(os.path.join(runs_dir, run_name(run))) is None]
 
 
 def estimated_seconds(run, val_images):
@@ -83,7 +89,7 @@ def run_all(runs, runs_dir, classification_data, val_images, workers, threads, o
     (also for those finished before). A failing run stops the others and raises its error."""
     done = {}
     for run in runs:
-        result = read_result(os.path.join(runs_dir, run_name(run)))
+        result = finished_result(os.path.join(runs_dir, run_name(run)))
         if result is not None:
             done[run_name(run)] = result
             on_finished(run, result, 0.0)

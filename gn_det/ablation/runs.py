@@ -1,7 +1,8 @@
 """Training one run of the ablations, in whichever process runs it, and reading its result.
 
 A run's folder is OUTPUT_DIR/runs/<name>, named after what it trains (:func:`run_name`); its
-result.json is written last, so a folder with one holds a finished run that is never trained
+result.json is written last (as by a pretraining run; :func:`gn_det.pretraining.finished_result`
+reads either kind), so a folder with one holds a finished run that is never trained
 again. An interrupted detection run resumes from its last checkpoint (one per quarter of the
 iterations), an interrupted pretraining run after its last finished epoch.
 """
@@ -20,10 +21,10 @@ from ..config import load_config
 from ..data.shapes_classification import CLASSES, ClassificationSplit, generate_split
 from ..engine import Trainer
 from ..engine.atomic_checkpoint import write_atomically
-from ..pretraining import SHAPES, WEIGHTS, pretrain
+from ..pretraining import SHAPES, WEIGHTS, finished_result, pretrain
+from ..pretraining.training import RESULT
 from .studies import ABLATION_CONFIG, Pretraining
 
-RESULT = "result.json"
 # The loggers whose records go to a run's log.txt.
 _LOGGERS = ("detectron2", "gn_det", "fvcore")
 
@@ -79,15 +80,6 @@ def quick_classification_set(output_dir):
     return root
 
 
-def read_result(run_dir):
-    """The result.json of a finished run, or None."""
-    path = os.path.join(run_dir, RESULT)
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 @contextlib.contextmanager
 def _log_to(path):
     handler = logging.FileHandler(path)
@@ -112,7 +104,7 @@ def train_run(run, runs_dir, classification_data, val_images, threads=None):
     if threads:
         torch.set_num_threads(threads)
     run_dir = os.path.join(runs_dir, run_name(run))
-    finished = read_result(run_dir)
+    finished = finished_result(run_dir)
     if finished:
         return finished
     os.makedirs(run_dir, exist_ok=True)
