@@ -26,7 +26,8 @@ def test_quick_mode_writes_results_plots_and_unjudged_verdicts_and_resumes(small
     text = _quick(output)
 
     records = json.loads((output / "results.json").read_text())["records"]
-    assert {r["study"] for r in records} == {"finetune", "batch", "scratch", "box_head", "groups"}
+    assert {r["study"] for r in records} == {"finetune", "batch", "transfer", "scratch",
+                                            "box_head", "groups"}
     assert all(0 <= r["box_ap"] <= 100 and 0 <= r["mask_ap"] <= 100 for r in records
                if r["study"] != "batch")
     assert all(0 <= r["top1_error"] <= 100 for r in records if r["study"] == "batch")
@@ -34,9 +35,9 @@ def test_quick_mode_writes_results_plots_and_unjudged_verdicts_and_resumes(small
     assert text.startswith("**Quick run (`--quick`): a smoke test of the pipeline.**")
     assert "- Fine-tuned at 1x, GN beats BN*: **not judged (quick run)**" in text
     claims = [line for line in text.splitlines() if line.startswith("- ")]
-    assert len(claims) == 8 and all("**not judged (quick run)**" in line for line in claims)
+    assert len(claims) == 10 and all("**not judged (quick run)**" in line for line in claims)
     for plot in ("bar_finetune.png", "bar_scratch.png", "bar_box_head.png", "bar_groups.png",
-                 "error_vs_batch.png"):
+                 "bar_transfer.png", "error_vs_batch.png", "ap_vs_batch.png"):
         assert (output / plot).stat().st_size > 0
     # The fine-tuned BN* model starts from the BN backbone pretrained at 32 images per batch, the
     # batch study's "BN @32" run, with stem and res2 frozen.
@@ -44,6 +45,12 @@ def test_quick_mode_writes_results_plots_and_unjudged_verdicts_and_resumes(small
     fine_tuned = load_config(os.path.join(folder["finetune", "BN* 1x"], "config.yaml"))
     assert fine_tuned.MODEL.WEIGHTS == os.path.join(folder["batch", "BN @32"], "model_final.pth")
     assert fine_tuned.MODEL.RESNETS.NORM == "FrozenBN" and fine_tuned.MODEL.BACKBONE.FREEZE_AT == 2
+    # The transfer study fine-tunes the GN backbone pretrained at 2 images per batch with GN.
+    from_small_batch = load_config(os.path.join(folder["transfer", "GN from @2"], "config.yaml"))
+    assert from_small_batch.MODEL.WEIGHTS == os.path.join(folder["batch", "GN @2"],
+                                                          "model_final.pth")
+    assert from_small_batch.MODEL.RESNETS.NORM == from_small_batch.MODEL.FPN.NORM == "GN"
+    assert folder["transfer", "BN* from @32"] == folder["finetune", "BN* 1x"]
     from_scratch = load_config(os.path.join(folder["scratch", "GN"], "config.yaml"))
     assert from_scratch.MODEL.WEIGHTS == "" and from_scratch.MODEL.BACKBONE.FREEZE_AT == 0
     assert folder["scratch", "GN"] == folder["box_head", "GN"] == folder["groups", "G=8"]
@@ -52,7 +59,7 @@ def test_quick_mode_writes_results_plots_and_unjudged_verdicts_and_resumes(small
     capsys.readouterr()
     # The same tables and verdicts; only the wall time (which adds the rerun's seconds) may differ.
     assert _quick(output).split("wall time")[0] == text.split("wall time")[0]
-    assert "10 runs (10 finished before)" in capsys.readouterr().out
+    assert "12 runs (12 finished before)" in capsys.readouterr().out
     os.remove(os.path.join(folder["scratch", "BN"], "result.json"))
     _quick(output)
     trained = [line for line in capsys.readouterr().out.splitlines() if " min (elapsed" in line]
@@ -132,19 +139,32 @@ def test_error_claims_expect_the_paper_direction_of_top1_error():
     assert "+10.0 points of top-1 error" in growth
 
 
+def test_transfer_claims_expect_bn_star_to_lose_more_from_small_batch_pretraining():
+    # BN* loses 10 box AP with the backbone pretrained at 2 images per batch, GN loses 1.
+    aps = {"BN* from @32": [20, 21, 19], "BN* from @2": [10, 11, 9], "GN from @32": [20, 21, 19],
+           "GN from @2": [19, 20, 18]}
+    records = _records("transfer", aps)
+    lines = [claim_line(claim, records, True) for claim in CLAIMS if claim.study == "transfer"]
+    assert len(lines) == 2 and all("**reproduced**" in line for line in lines)
+    assert "+9.0 box AP" in lines[0] and "+9.0 box AP" in lines[1]
+
+
 def test_plan_trains_each_distinct_run_once_pretraining_first_seed_by_seed():
     cells, runs = plan(studies(DEFAULT_SCHEDULE), seeds=3)
     names = [run_name(run) for run in runs]
     assert len(names) == len(set(names))
-    # Per seed: 10 pretraining runs (BN and GN at 5 batch sizes), 4 fine-tuning runs, 7 distinct
-    # from-scratch runs (GN is the reference cell of three studies).
-    assert len(runs) == 3 * (10 + 4 + 7)
+    # Per seed: 10 pretraining runs (BN and GN at 5 batch sizes), 4 + 2 fine-tuning runs (the
+    # transfer study's @32 cells are the 1x ones), 7 distinct from-scratch runs (GN is the
+    # reference cell of three studies).
+    assert len(runs) == 3 * (10 + 6 + 7)
     assert [run.seed for run in runs] == sorted(run.seed for run in runs)
     for position, run in enumerate(runs):
         if isinstance(run, Detection) and run.pretrained:
             assert names.index(run_name(run.pretrained)) < position
     assert cells["scratch", "GN", 1] == cells["box_head", "GN", 1] == cells["groups", "G=8", 1]
     assert cells["finetune", "GN 1x", 2].pretrained == cells["batch", "GN @32", 2]
+    assert cells["transfer", "BN* from @2", 2].pretrained == cells["batch", "BN @2", 2]
+    assert cells["transfer", "GN from @32", 1] == cells["finetune", "GN 1x", 1]
     assert run_name(cells["groups", "1 ch/group (IN)", 0]) == (
         "res-GN_fpn-GN_box-GN_mask-GN_1ch-per-group_freeze0_4800im_scratch_seed0")
     assert run_name(cells["finetune", "BN* 1.5x", 0]) == (

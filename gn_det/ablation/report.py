@@ -8,7 +8,7 @@ import matplotlib
 
 from ..engine.atomic_checkpoint import write_atomically
 from ..significance import contrast_interval, verdict
-from .studies import CLAIMS, PRETRAINING_BATCHES
+from .studies import CLAIMS, PRETRAINING_BATCHES, TRANSFER_BATCHES
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -77,7 +77,8 @@ def markdown(records, study_list, wall_seconds, runs_trained, quick=False):
 
 
 def plot(records, study_list, output_dir):
-    """bar_<study>.png per detection study, error_vs_batch.png; returns the written paths."""
+    """bar_<study>.png per detection study, error_vs_batch.png, ap_vs_batch.png; returns the
+    written paths."""
     paths = []
     for study in study_list:
         if study.kind != "detection":
@@ -97,25 +98,40 @@ def plot(records, study_list, output_dir):
         ax.set_title(study.title, fontsize=8)
         ax.legend(fontsize=7)
         paths.append(_save(fig, os.path.join(output_dir, f"bar_{study.name}.png")))
-    batch = [s for s in study_list if s.name == "batch"]
-    if batch and any(cell_values(records, "batch", c, "top1_error") for c in batch[0].cells):
-        fig, ax = plt.subplots(figsize=(4.8, 3), dpi=80)
-        for norm, color in (("BN", "tab:red"), ("GN", "tab:green")):
-            sizes = [b for b in PRETRAINING_BATCHES
-                     if cell_values(records, "batch", f"{norm} @{b}", "top1_error")]
-            stats = [_mean_std(cell_values(records, "batch", f"{norm} @{b}", "top1_error"))
-                     for b in sizes]
-            ax.errorbar(sizes, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o",
-                        capsize=3, color=color, label=norm)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(PRETRAINING_BATCHES), [str(b) for b in PRETRAINING_BATCHES])
-        ax.invert_xaxis()
-        ax.set_xlabel("images per batch")
-        ax.set_ylabel("top-1 error % (mean ± std)")
-        ax.set_title("Pretraining error vs batch size (same epochs, linear LR)", fontsize=8)
-        ax.legend(fontsize=8)
-        paths.append(_save(fig, os.path.join(output_dir, "error_vs_batch.png")))
+    curves = (("batch", "top1_error", ("BN", "GN"), PRETRAINING_BATCHES, "{} @{}",
+               "top-1 error % (mean ± std)",
+               "Pretraining error vs batch size (same epochs, linear LR)", "error_vs_batch.png"),
+              ("transfer", "box_ap", ("BN*", "GN"), TRANSFER_BATCHES, "{} from @{}",
+               "box AP on shapes_val (mean ± std)",
+               "Fine-tuned box AP vs pretraining batch size", "ap_vs_batch.png"))
+    for study, metric, norms, sizes, cell, ylabel, title, name in curves:
+        if any(s.name == study for s in study_list):
+            path = _curve(records, study, metric, norms, sizes, cell, ylabel, title,
+                          os.path.join(output_dir, name))
+            paths += [path] if path else []
     return paths
+
+
+def _curve(records, study, metric, norms, sizes, cell, ylabel, title, path):
+    """One line per norm of ``metric`` against images per batch (cells ``cell.format(norm,
+    size)``); None when no cell has a value yet."""
+    series = {norm: [(b, cell_values(records, study, cell.format(norm, b), metric)) for b in sizes]
+              for norm in norms}
+    if not any(values for points in series.values() for _, values in points):
+        return None
+    fig, ax = plt.subplots(figsize=(4.8, 3), dpi=80)
+    for (norm, points), color in zip(series.items(), ("tab:red", "tab:green")):
+        stats = [(b, *_mean_std(values)) for b, values in points if values]
+        ax.errorbar([b for b, _, _ in stats], [m for _, m, _ in stats],
+                    yerr=[s for _, _, s in stats], marker="o", capsize=3, color=color, label=norm)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(sizes), [str(b) for b in sizes])
+    ax.invert_xaxis()
+    ax.set_xlabel("images per batch (pretraining)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
 
 
 def _save(fig, path):
