@@ -73,7 +73,7 @@ def test_quick_and_full_runs_never_share_a_folder(tmp_path):
         _quick(tmp_path)
 
 
-def test_report_only_rewrites_the_report_from_partial_results(tmp_path):
+def test_report_only_rewrites_the_report_from_partial_results(tmp_path, capsys):
     ablate = load_tool("ablate")
     records = [{"study": "box_head", "cell": cell, "seed": seed, "box_ap": ap + seed,
                 "mask_ap": ap, "output_dir": f"{cell}{seed}"}
@@ -90,6 +90,7 @@ def test_report_only_rewrites_the_report_from_partial_results(tmp_path):
     assert ("GN box head beats a box head without norm: not measured (no finished run of none)"
             in text)
     assert (tmp_path / "bar_box_head.png").exists()
+    assert capsys.readouterr().out.strip() == text.strip()
 
 
 def test_report_only_without_results_says_to_run_the_ablation_first_and_creates_nothing(tmp_path):

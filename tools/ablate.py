@@ -67,8 +67,10 @@ def report_only(args):
                          f"{args.output_dir} first.")
     schedule = QUICK_SCHEDULE if saved["quick"] else DEFAULT_SCHEDULE
     runs = {record["output_dir"] for record in saved["records"]}
-    return write_report(saved["records"], studies(schedule, saved["quick"]), args.output_dir,
+    text = write_report(saved["records"], studies(schedule, saved["quick"]), args.output_dir,
                         saved["wall_seconds"], len(runs), saved["quick"])
+    print(text)
+    return text
 
 
 def main(args):
