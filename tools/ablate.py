@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The paper's claims in miniature on the CPU: pretrain BN and GN backbones on the shapes
 classification set at 32 to 2 images per batch, fine-tune them as BN* and GN Mask R-CNNs at two
-schedules, and train from scratch with other norms and groups; every cell with several seeds, every
-verdict from a 95% interval over them. Writes results.json, results.md and PNG plots.
+schedules (and, at 1x, from the backbones pretrained at 2 images per batch), and train from scratch
+with other norms and groups; every cell with several seeds, every verdict from a 95% interval over
+them. Writes results.json, results.md and PNG plots.
 
     python tools/ablate.py --output-dir output/ablation                # the default run, resumable
     python tools/ablate.py --quick --output-dir /tmp/ablate_quick      # end-to-end check, a minute
