@@ -49,6 +49,10 @@ def add_gn_config(cfg):
     # Channels-last convs and activations (+ fast RoIAlign on CPU); float rounding changes.
     # None: on where measured faster (MODEL.DEVICE cpu), off elsewhere; True/False force it.
     cfg.MODEL.FAST_PATH.CHANNELS_LAST = None
+    # glibc malloc reuses freed CPU memory instead of faulting in fresh pages for every large
+    # tensor (gn_det.cpu_allocator; process-wide, resident memory stays near its peak). None: on
+    # when MODEL.DEVICE is cpu; True/False force it (it never affects CUDA memory).
+    cfg.MODEL.FAST_PATH.REUSE_CPU_MEMORY = None
     # COCO evaluation: "pycocotools" (the reference) or "faster_coco_eval" (gn_det[fast-eval]).
     cfg.TEST.COCO_EVAL_BACKEND = "pycocotools"
     # Own COCO datasets, [[name, json file, image root], ...], registered by load_config (paths

@@ -1,4 +1,5 @@
-"""gn_det.benchmark: the parity tolerance, FLOP counting, floors, and the GPU check's CPU exit."""
+"""gn_det.benchmark: the parity tolerance, FLOP counting, floors, the order of timed calls, and the GPU
+check's CPU exit."""
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from torch import nn
 from gn_det.benchmark.models import flops_per_image
 from gn_det.benchmark.parity import all_matched, match_detections
 from gn_det.benchmark.report import floors, markdown
+from gn_det.benchmark.timing import interleaved
 
 GPU_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
                          "gpu_check.py")
@@ -128,3 +130,11 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0():
                           env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("gpu_check: no CUDA GPU found"), done.stdout
+
+
+def test_interleaved_rounds_rotate_so_no_call_always_follows_the_same_one():
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in "ABC"}
+    seconds = interleaved(calls, 3, "cpu")
+    assert order == list("ABCBCACAB")
+    assert {name: s["repeats"] for name, s in seconds.items()} == {"A": 3, "B": 3, "C": 3}

@@ -20,6 +20,7 @@ from conftest import preset_cfg
 from gn_det.layers import FusedConv2d, fused_norm
 from gn_det.layers.roi_align import FastROIPooler
 from gn_det.modeling import build_model
+from gn_det.modeling import fast_path
 from gn_det.modeling.fast_path import FastBottleneckBlock, FastPathOptions
 from test_modeling_train_and_infer import TINY, training_input
 
@@ -161,17 +162,27 @@ def test_fast_path_switches():
 
 
 @pytest.mark.parametrize("device,overrides,expected", [
-    ("cpu", [], (True, True)),  # measured faster on the CPU: on by default
-    ("cuda", [], (False, False)),  # not measured on a GPU yet: the bit-identical path
-    ("cuda", FULL_FAST_PATH, (True, True)),
-    ("cpu", BIT_EXACT, (False, False)),
-    ("cpu", ["MODEL.FAST_PATH.COMPILE", False], (True, False)),
+    ("cpu", [], (True, True, True)),  # measured faster on the CPU: on by default
+    ("cuda", [], (False, False, False)),  # not measured on a GPU yet: the bit-identical path
+    ("cuda", FULL_FAST_PATH, (True, True, False)),
+    ("cpu", BIT_EXACT, (False, False, True)),
+    ("cpu", ["MODEL.FAST_PATH.COMPILE", False], (True, False, True)),
+    ("cpu", ["MODEL.FAST_PATH.REUSE_CPU_MEMORY", False], (True, True, False)),
 ])
 def test_default_options_follow_the_device_and_explicit_values_win(device, overrides, expected):
     cfg = preset_cfg(FPN_GN, *overrides)
     cfg.MODEL.DEVICE = device  # load_config falls back to the CPU without a GPU
     options = FastPathOptions.from_config(cfg)
-    assert (options.channels_last, options.compile_norm) == expected
+    assert (options.channels_last, options.compile_norm, options.reuse_cpu_memory) == expected
+
+
+def test_building_for_the_cpu_sets_up_the_allocator_once_asked(monkeypatch):
+    calls = []
+    monkeypatch.setattr(fast_path, "reuse_freed_memory", lambda: calls.append(1))
+    build_model(preset_cfg(FPN_GN, *TINY, "MODEL.FAST_PATH.REUSE_CPU_MEMORY", False))
+    assert not calls
+    build_model(preset_cfg(FPN_GN, *TINY))
+    assert calls
 
 
 def test_cpu_default_builds_the_full_fast_path():

@@ -1,7 +1,9 @@
 """Timing, memory and machine facts for side-by-side benchmarks.
 
-Compared calls are timed interleaved (A, B, C, A, B, C, ...), so load from other processes affects
-all of them alike; results are the median and range over the repeats.
+Compared calls are timed interleaved, each round starting one call later (A, B, C, B, C, A, C, A,
+B, ...), so load from other processes affects all of them alike and no call always follows the same
+one (what a call leaves behind, in caches or the allocator, is spread over all); results are the
+median and range over the repeats.
 """
 import ctypes
 import os
@@ -34,11 +36,14 @@ def summary(seconds):
 
 
 def interleaved(calls, repeats, device):
-    """Time each of ``calls`` (name -> fn) ``repeats`` times, round-robin; name -> summary."""
+    """Time each of ``calls`` (name -> fn) ``repeats`` times, round-robin, each round starting one
+    call later; name -> summary."""
     seconds = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            seconds[name].append(timed(fn, device)[0])
+    names = list(calls)
+    for round_index in range(repeats):
+        start = round_index % len(names)
+        for name in names[start:] + names[:start]:
+            seconds[name].append(timed(calls[name], device)[0])
     return {name: summary(values) for name, values in seconds.items()}
 
 

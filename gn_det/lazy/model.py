@@ -93,10 +93,13 @@ def as_gn_det_model(model):
     return model
 
 
-def fast_path_options(device, enabled=True, channels_last=None, compile_norm=None):
+def fast_path_options(device, enabled=True, channels_last=None, compile_norm=None,
+                      reuse_cpu_memory=None):
     """The :class:`~gn_det.modeling.FastPathOptions` that ``MODEL.FAST_PATH`` (ENABLED,
-    CHANNELS_LAST, COMPILE) gives a model on ``device``; None when not ``enabled``."""
-    fast_path = CN({"ENABLED": enabled, "CHANNELS_LAST": channels_last, "COMPILE": compile_norm})
+    CHANNELS_LAST, COMPILE, REUSE_CPU_MEMORY) gives a model on ``device``; None when not
+    ``enabled``."""
+    fast_path = CN({"ENABLED": enabled, "CHANNELS_LAST": channels_last, "COMPILE": compile_norm,
+                    "REUSE_CPU_MEMORY": reuse_cpu_memory})
     return FastPathOptions.from_config(CN({"MODEL": CN({"DEVICE": device,
                                                         "FAST_PATH": fast_path})}))
 

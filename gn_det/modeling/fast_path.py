@@ -12,7 +12,9 @@ backbone or head, or detectron2's own ResNet/FPN/heads):
   single-threaded kernel on an NCHW copy;
 * with ``channels_last``, the conv weights are stored channels-last, so oneDNN (CPU) runs the
   convolutions without reordering activations, and every activation after the first conv is
-  channels-last too.
+  channels-last too;
+* with ``reuse_cpu_memory``, glibc keeps freed CPU memory for the next tensors
+  (:mod:`gn_det.cpu_allocator`; process-wide, not a change to the module).
 
 Only classes change (:func:`gn_det.layers.module_class.convert_class`, as
 ``torch.nn.utils.parametrize`` does): every module stays the same object, so the plain lists
@@ -21,6 +23,7 @@ names, parameters, buffers and state dict keys stay those of the eager model, so
 into either. Outputs equal eager outputs up to float rounding (tests/test_fast_path.py states the
 tolerances). ``MODEL.FAST_PATH`` turns each part on; by default everything measured faster is on
 (on the CPU: all of it; on CUDA: the bit-identical fused convs only, see MEASURED_FASTER_ON).
+Reusing CPU memory changes no number.
 """
 from dataclasses import dataclass
 
@@ -32,6 +35,7 @@ from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, Bottlenec
 from detectron2.modeling.poolers import ROIPooler
 from detectron2.modeling.roi_heads import MaskRCNNConvUpsampleHead
 
+from ..cpu_allocator import reuse_freed_memory
 from ..layers.fused_conv import FusedConv2d, fuse_conv
 from ..layers.module_class import convert_class
 from ..layers.roi_align import FastROIAlign, FastROIPooler
@@ -101,9 +105,9 @@ def convert_to_fast_path(module, channels_last=True, compile_norm=True):
 MEASURED_FASTER_ON = ("cpu",)
 
 
-def _resolve(value, device):
-    # None: on where measured faster (see MEASURED_FASTER_ON); True/False: as set.
-    return torch.device(device).type in MEASURED_FASTER_ON if value is None else bool(value)
+def _resolve(value, device, on_by_default=MEASURED_FASTER_ON):
+    # None: on for the devices in on_by_default; True/False: as set.
+    return torch.device(device).type in on_by_default if value is None else bool(value)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class FastPathOptions:
 
     channels_last: bool = True
     compile_norm: bool = True
+    reuse_cpu_memory: bool = True
 
     @classmethod
     def from_config(cls, cfg):
@@ -121,9 +126,12 @@ class FastPathOptions:
             return None
         device = cfg.MODEL.DEVICE
         return cls(channels_last=_resolve(fast_path.CHANNELS_LAST, device),
-                   compile_norm=_resolve(fast_path.COMPILE, device))
+                   compile_norm=_resolve(fast_path.COMPILE, device),
+                   reuse_cpu_memory=_resolve(fast_path.REUSE_CPU_MEMORY, device, ("cpu",)))
 
     def convert(self, module):
+        if self.reuse_cpu_memory:
+            reuse_freed_memory()
         return convert_to_fast_path(module, self.channels_last, self.compile_norm)
 
 
