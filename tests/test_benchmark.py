@@ -12,7 +12,7 @@ from torch import nn
 from gn_det.benchmark.models import flops_per_image
 from gn_det.benchmark.parity import all_matched, match_detections
 from gn_det.benchmark.report import floors, markdown
-from gn_det.benchmark.timing import interleaved
+from gn_det.benchmark.timing import interleaved, summary
 
 GPU_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
                          "gpu_check.py")
@@ -117,10 +117,14 @@ def test_the_report_prints_every_floor_and_the_machine_limit():
                           "peak_flops_by_kernel": {"matmul 2048x2048": 4e10,
                                                    "conv 3x3 256ch 200x272": 1e11},
                           "limit_seconds_per_image": 0.5, "fraction_of_peak": 0.25})
+    results["allocator"] = {"model": "gn_default", "processes": 1, "calls": 2,
+                            "off": {"seconds": summary([2.5, 2.3]), "page_faults_median": 250000},
+                            "on": {"seconds": summary([2.0, 2.0]), "page_faults_median": 0}}
     results["floors"] = floors(results)
     table = markdown(results)
     assert "| default-config inference, detectron2's GN model / gn_det on the same recipe | " \
            ">= 1.3 | 1.300 | yes |" in table
+    assert "| off | 2.400 | 2.300–2.500 | 250000 |" in table and "off / on: 1.200" in table
     assert "at **25% of peak**" in table and "matmul 2048x2048 40, conv" in table
     assert "load average (1 min) 1.00 at start" in table
 

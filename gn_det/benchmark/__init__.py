@@ -4,12 +4,14 @@
 :func:`run_benchmark` for what is measured. Modules: :mod:`.timing` (interleaved timing, memory,
 the machine's peak FLOP/s), :mod:`.models` (the models, shared weights, inputs, FLOPs),
 :mod:`.parity` (detections against a reference model's), :mod:`.parts` (the measurements),
-:mod:`.report` (floors and the markdown table).
+:mod:`.allocator` (CPU memory reuse, in fresh processes), :mod:`.report` (floors and the markdown
+table).
 """
 import json
 import os
 
 from ..layers import fused_norm
+from .allocator import allocator_part
 from .models import MODELS, TRAINING_MODELS, build_models, inference_input, model_config
 from .parity import TOLERANCE, all_matched, match_detections
 from .parts import (
@@ -24,7 +26,7 @@ from .parts import (
 from .report import floors, markdown
 from .timing import machine_description, top_ops
 
-PARTS = ["inference", "limit", "equality", "training", "demo", "kernel"]
+PARTS = ["inference", "limit", "equality", "training", "demo", "kernel", "allocator"]
 # (model, reference) pairs whose detections are compared.
 EQUALITY_PAIRS = [("gn_det_on_d2", "d2_gn"), ("gn_default", "gn_eager"),
                   ("gn_bitexact", "gn_eager"), ("bn_default", "bn_eager")]
@@ -38,8 +40,9 @@ def run_benchmark(device, parts=PARTS, model_ids=tuple(MODELS), training_ids=TRA
     limit: peak FLOP/s (matmul, convolution) against the model's FLOPs per image; equality:
     detections against the reference model's; training: s/iteration of ``training_ids`` (2 images
     of 800x1067, forward + backward + SGD step at learning rate 0); demo: `make demo`'s training
-    compute now against before (CPU only); kernel: a GN+ReLU pass against a copy. Where a floor is
-    missed, the profile of the models involved is added.
+    compute now against before (CPU only); kernel: a GN+ReLU pass against a copy; allocator: the GN
+    preset's s/image and page faults with MODEL.FAST_PATH.REUSE_CPU_MEMORY off and on, in fresh
+    processes (CPU only). Where a floor is missed, the profile of the models involved is added.
     """
     results = {"machine": machine_description(device)}
     if "kernel" in parts:
@@ -66,6 +69,8 @@ def run_benchmark(device, parts=PARTS, model_ids=tuple(MODELS), training_ids=TRA
                                                 device, train_repeats)
     if "demo" in parts and device == "cpu":
         results["demo"] = demo_part(demo_repeats)
+    if "allocator" in parts and device == "cpu":
+        results["allocator"] = allocator_part()
     results["compile_seconds_total"] = fused_norm.compile_seconds()
     results["machine"]["load_average_end"] = os.getloadavg()
     results["floors"] = floors(results)

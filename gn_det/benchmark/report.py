@@ -94,6 +94,19 @@ def _demo_lines(demo):
     return lines + [""]
 
 
+def _allocator_lines(allocator):
+    off, on = allocator["off"], allocator["on"]
+    lines = [f"MODEL.FAST_PATH.REUSE_CPU_MEMORY, {allocator['model']} inference, s/image (median "
+             f"and range of {allocator['calls']} calls in each of {allocator['processes']} fresh "
+             "processes per setting, alternating)", "",
+             "| REUSE_CPU_MEMORY | median | range | minor page faults per call (median) |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {_range(m['seconds'])} | {m['page_faults_median']} |"
+              for name, m in (("off", off), ("on (default on the CPU)", on))]
+    speedup = off["seconds"]["median"] / on["seconds"]["median"]
+    return lines + ["", f"off / on: {speedup:.3f}", ""]
+
+
 def markdown(results):
     lines = _machine_lines(results)
     if "inference" in results:
@@ -113,6 +126,8 @@ def markdown(results):
                                lambda m: [f"{training['peak_memory_mb'][m]:.0f}"])
     if "demo" in results:
         lines += _demo_lines(results["demo"])
+    if "allocator" in results:
+        lines += _allocator_lines(results["allocator"])
     if "kernel" in results:
         kernel = results["kernel"]
         copy = kernel["seconds"]["copy (clone)"]["median"]
@@ -131,12 +146,15 @@ def markdown(results):
                          f"{r.get('max_score_difference', 0.0):.1e} | "
                          f"{r.get('min_mask_iou', 1.0):.3f} |")
         lines.append("")
-    ratios = [(label, ratio(results, *spec)) for label, *spec in RATIOS]
-    lines += ["Ratios", "", "| ratio | measured |", "|---|---|"]
-    lines += [f"| {label} | {value:.3f} |" for label, value in ratios if value is not None]
-    lines += ["", "Floors", "", "| floor | target | measured | holds |", "|---|---|---|---|"]
-    lines += [f"| {row['floor']} | {row['target']} | {row['measured']:.3f} | "
-              f"{'yes' if row['holds'] else 'NO'} |" for row in results["floors"]]
+    ratios = [(label, value) for label, *spec in RATIOS
+              if (value := ratio(results, *spec)) is not None]
+    if ratios:
+        lines += ["Ratios", "", "| ratio | measured |", "|---|---|"]
+        lines += [f"| {label} | {value:.3f} |" for label, value in ratios] + [""]
+    if results["floors"]:
+        lines += ["Floors", "", "| floor | target | measured | holds |", "|---|---|---|---|"]
+        lines += [f"| {row['floor']} | {row['target']} | {row['measured']:.3f} | "
+                  f"{'yes' if row['holds'] else 'NO'} |" for row in results["floors"]]
     for model_id, table in results.get("profiles", {}).items():
         lines += ["", f"Profile of one inference of {model_id} (a floor is missed):", "```",
                   table.rstrip(), "```"]
