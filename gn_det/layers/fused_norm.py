@@ -5,8 +5,9 @@
 kernels instead of eager's GroupNorm + add + ReLU: one reduces ``x`` to a per-(sample, channel)
 scale and shift, one applies ``x * scale + shift (+ residual)``, ReLU, in place. No new
 activation-sized tensor is allocated; eager GroupNorm allocates one per call, and on the CPU glibc
-maps fresh pages for every allocation above 32 MiB, which is most of eager GN's time on such
-tensors.
+by default maps fresh pages for every allocation above 32 MiB, which is most of eager GN's time on
+such tensors (with ``MODEL.FAST_PATH.REUSE_CPU_MEMORY``, gn_det.cpu_allocator, it does not, and
+eager is about as fast: README, Performance).
 
 Everything else (training, small tensors, no compiler) runs the eager ops detectron2 runs. The
 kernels are ``torch.compile``'d on first use, logged with the time it took (seconds per memory
