@@ -51,7 +51,8 @@ def add_gn_config(cfg):
     cfg.MODEL.FAST_PATH.CHANNELS_LAST = None
     # glibc malloc reuses freed CPU memory instead of faulting in fresh pages for every large
     # tensor (gn_det.cpu_allocator; process-wide, resident memory stays near its peak). None: on
-    # when MODEL.DEVICE is cpu; True/False force it (it never affects CUDA memory).
+    # when MODEL.DEVICE is cpu; True/False force it (it never affects CUDA memory). Part of the
+    # fast path: off when ENABLED is False.
     cfg.MODEL.FAST_PATH.REUSE_CPU_MEMORY = None
     # COCO evaluation: "pycocotools" (the reference) or "faster_coco_eval" (gn_det[fast-eval]).
     cfg.TEST.COCO_EVAL_BACKEND = "pycocotools"

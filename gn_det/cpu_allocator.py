@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 # mallopt parameters (glibc's malloc.h) and the values set.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 2**30  # allocations above 1 GiB are still mapped (and unmapped on free)
+# Allocations above this are still mapped (and unmapped on free): 1 GiB, or 32 MiB where glibc
+# refuses more (versions that cap it at half its 64 MiB thread heaps).
+MMAP_THRESHOLDS_BYTES = (2**30, 32 * 2**20)
 TRIM_THRESHOLD_BYTES = 2**31 - 1  # the largest value mallopt takes (a C int): never trim
 
 _state = {"applied": None}
@@ -30,10 +32,9 @@ _state = {"applied": None}
 def _glibc():
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # only glibc has it  # noqa: B018
-        return libc
-    except (OSError, AttributeError, TypeError):  # TypeError: Windows (CDLL(None) not allowed)
+    except (OSError, TypeError):  # TypeError: Windows (CDLL(None) not allowed)
         return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None  # only glibc has it
 
 
 def reuse_freed_memory():
@@ -42,13 +43,18 @@ def reuse_freed_memory():
     library is not glibc or refused."""
     if _state["applied"] is None:
         libc = _glibc()
-        applied = bool(libc and libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-                       and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
-        _state["applied"] = applied
-        if applied:
-            logger.info("gn_det fast path: glibc malloc keeps freed CPU memory for reuse "
-                        "(MODEL.FAST_PATH.REUSE_CPU_MEMORY; process-wide).")
-        else:
+        if libc is None:
             logger.info("gn_det fast path: MODEL.FAST_PATH.REUSE_CPU_MEMORY has no effect here "
                         "(the C library is not glibc).")
+            _state["applied"] = False
+            return False
+        threshold = next((t for t in MMAP_THRESHOLDS_BYTES if libc.mallopt(M_MMAP_THRESHOLD, t)),
+                         None)
+        trim = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+        _state["applied"] = threshold is not None and trim
+        logger.info("gn_det fast path (MODEL.FAST_PATH.REUSE_CPU_MEMORY, process-wide): glibc "
+                    "malloc %s allocations up to %s from its heap and %s freed memory.",
+                    "serves" if threshold else "refused to serve",
+                    f"{threshold // 2**20} MiB" if threshold else "1 GiB",
+                    "keeps" if trim else "refused to keep")
     return _state["applied"]

@@ -39,11 +39,13 @@ def allocator_part(model_id="gn_default", processes=3, calls=3):
     measured = {"off": {"seconds": [], "page_faults": []}, "on": {"seconds": [], "page_faults": []}}
     for _ in range(processes):
         for setting in ("off", "on"):
-            output = subprocess.run(
+            child = subprocess.run(
                 [sys.executable, "-m", __name__, model_id, setting, str(calls),
-                 str(torch.get_num_threads())],
-                capture_output=True, text=True, check=True).stdout
-            result = json.loads(output.strip().splitlines()[-1])
+                 str(torch.get_num_threads())], capture_output=True, text=True)
+            if child.returncode != 0:
+                raise RuntimeError(f"the REUSE_CPU_MEMORY {setting} measurement process failed:\n"
+                                   f"{child.stderr[-4000:]}")
+            result = json.loads(child.stdout.strip().splitlines()[-1])
             for key in measured[setting]:
                 measured[setting][key] += result[key]
     return {"model": model_id, "processes": processes, "calls": calls,
