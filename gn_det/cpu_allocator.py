@@ -15,6 +15,7 @@ when it builds a model for the CPU with ``MODEL.FAST_PATH.REUSE_CPU_MEMORY`` on 
 the CPU). Where the C library is not glibc (macOS, musl) nothing changes.
 """
 import ctypes
+import functools
 import logging
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,6 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLDS_BYTES = (2**30, 32 * 2**20)
 TRIM_THRESHOLD_BYTES = 2**31 - 1  # the largest value mallopt takes (a C int): never trim
 
-_state = {"applied": None}
-
 
 def _glibc():
     try:
@@ -38,24 +37,21 @@ def _glibc():
     return libc if hasattr(libc, "gnu_get_libc_version") else None  # only glibc has it
 
 
+@functools.cache  # once per process
 def reuse_freed_memory():
     """Make glibc serve allocations up to 1 GiB from its heap and keep freed memory for reuse
     (``mallopt``); once per process. Returns True when set (now or earlier), False where the C
     library is not glibc or refused."""
-    if _state["applied"] is None:
-        libc = _glibc()
-        if libc is None:
-            logger.info("gn_det fast path: MODEL.FAST_PATH.REUSE_CPU_MEMORY has no effect here "
-                        "(the C library is not glibc).")
-            _state["applied"] = False
-            return False
-        threshold = next((t for t in MMAP_THRESHOLDS_BYTES if libc.mallopt(M_MMAP_THRESHOLD, t)),
-                         None)
-        trim = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
-        _state["applied"] = threshold is not None and trim
-        logger.info("gn_det fast path (MODEL.FAST_PATH.REUSE_CPU_MEMORY, process-wide): glibc "
-                    "malloc %s allocations up to %s from its heap and %s freed memory.",
-                    "serves" if threshold else "refused to serve",
-                    f"{threshold // 2**20} MiB" if threshold else "1 GiB",
-                    "keeps" if trim else "refused to keep")
-    return _state["applied"]
+    libc = _glibc()
+    if libc is None:
+        logger.info("gn_det fast path: MODEL.FAST_PATH.REUSE_CPU_MEMORY has no effect here "
+                    "(the C library is not glibc).")
+        return False
+    threshold = next((t for t in MMAP_THRESHOLDS_BYTES if libc.mallopt(M_MMAP_THRESHOLD, t)), None)
+    trim = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    logger.info("gn_det fast path (MODEL.FAST_PATH.REUSE_CPU_MEMORY, process-wide): glibc malloc "
+                "%s allocations up to %s from its heap and %s freed memory.",
+                "serves" if threshold else "refused to serve",
+                f"{threshold // 2**20} MiB" if threshold else "1 GiB",
+                "keeps" if trim else "refused to keep")
+    return threshold is not None and trim
