@@ -35,6 +35,31 @@ def test_scale_and_shift_reproduce_group_norm(shape, groups, memory_format):
     torch.testing.assert_close(x * scale + shift, eager(x, norm), atol=2e-5, rtol=1e-5)
 
 
+def group_norm_float64(x, groups, weight, bias, eps):
+    """GroupNorm by its formula, in float64."""
+    n, c, h, w = x.shape
+    grouped = x.double().reshape(n, groups, -1)
+    mean = grouped.mean(2, keepdim=True)
+    var = (grouped - mean).square().mean(2, keepdim=True)
+    normalized = ((grouped - mean) / (var + eps).sqrt()).reshape(n, c, h, w)
+    return normalized * weight.double().reshape(1, c, 1, 1) + bias.double().reshape(1, c, 1, 1)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CHANNELS_LAST])
+@pytest.mark.parametrize("offset", [0.0, 1000.0])
+def test_scale_and_shift_match_the_float64_formula_far_from_zero(offset, memory_format):
+    # Activations whose mean is 1000 standard deviations from 0: float32 sums of squares would
+    # lose the variance to cancellation (errors of ~1e-2 here); shifted sums must not. What is
+    # left is x * scale + shift in float32: a few units of x's last place (2^-24 * offset).
+    norm = group_norm(64, 32)
+    x = (torch.randn(2, 64, 13, 11, dtype=torch.float64) + offset).float()
+    x = x.contiguous(memory_format=memory_format)
+    scale, shift = group_norm_scale_shift(x, 32, norm.weight, norm.bias, norm.eps)
+    expected = group_norm_float64(x, 32, norm.weight, norm.bias, norm.eps)
+    result = x.double() * scale.double() + shift.double()
+    torch.testing.assert_close(result, expected, atol=1e-5 + 4 * offset * 2**-24, rtol=0)
+
+
 def test_with_autograd_it_runs_eager_ops_and_keeps_its_input():
     norm = group_norm(64, 32)
     x = torch.randn(2, 64, 6, 6, requires_grad=True)
