@@ -53,9 +53,10 @@ def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
     """Per-(sample, channel) ``scale``, ``shift`` (N, C, 1, 1) with GroupNorm(x) = x * scale + shift.
 
     One pass over ``x`` in memory order (channels-last: along rows, then over rows) sums
-    ``x - k`` and its square per (sample, channel), ``k`` the channel's first value: shifted sums
-    are as exact as Welford's algorithm where the mean is far from 0 (a plain sum of squares is
-    not) and compile to a faster kernel. Channels are then combined exactly per group.
+    ``x - k`` and its square per (sample, channel), ``k`` the channel's first value: shifted by a
+    value of the data, the sum of squares does not cancel away where the mean is far from 0 (a
+    plain one does; tests/test_fast_fused_norm.py), and it compiles to a faster kernel than
+    Welford's ``var_mean``. Channels are then combined exactly per group.
     """
     n, c, h, w = x.shape
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
