@@ -60,6 +60,18 @@ def test_scale_and_shift_match_the_float64_formula_far_from_zero(offset, memory_
     torch.testing.assert_close(result, expected, atol=1e-5 + 4 * offset * 2**-24, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_scale_and_shift_of_half_precision_activations_sum_in_float32(dtype):
+    # 64 x 256 values of up to ~40 per group: their squares sum to ~1e5, past float16's 65504; a
+    # bfloat16 sum would keep 8 bits of it.
+    norm = group_norm(64, 32).to(dtype)
+    x = (torch.randn(1, 64, 16, 16) * 10 + 5).to(dtype).contiguous(memory_format=CHANNELS_LAST)
+    scale, shift = group_norm_scale_shift(x, 32, norm.weight, norm.bias, norm.eps)
+    expected = group_norm_float64(x, 32, norm.weight, norm.bias, norm.eps)
+    result = x.double() * scale.double() + shift.double()
+    torch.testing.assert_close(result, expected, atol=2e-2, rtol=0)
+
+
 def test_with_autograd_it_runs_eager_ops_and_keeps_its_input():
     norm = group_norm(64, 32)
     x = torch.randn(2, 64, 6, 6, requires_grad=True)

@@ -56,20 +56,22 @@ def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
     ``x - k`` and its square per (sample, channel), ``k`` the channel's first value: shifted by a
     value of the data, the sum of squares does not cancel away where the mean is far from 0 (a
     plain one does; tests/test_fast_fused_norm.py), and it compiles to a faster kernel than
-    Welford's ``var_mean``. Channels are then combined exactly per group.
+    Welford's ``var_mean``. Channels are then combined exactly per group. Sums are float32 at
+    least: a float16 sum of squares overflows, a bfloat16 one keeps 8 bits.
     """
     n, c, h, w = x.shape
+    dtype = torch.promote_types(x.dtype, torch.float32)
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-        rows = x.permute(0, 2, 3, 1)  # (N, H, W, C): a view in memory order
+        rows = x.permute(0, 2, 3, 1).to(dtype)  # (N, H, W, C): a view in memory order
         shifted = rows - rows[:, :1, :1, :]
         total, total_square = shifted.sum(2).sum(1), shifted.square().sum(2).sum(1)  # (N, C)
     else:
-        flat = x.reshape(n, c, h * w)
+        flat = x.reshape(n, c, h * w).to(dtype)
         shifted = flat - flat[:, :, :1]
         total, total_square = shifted.sum(2), shifted.square().sum(2)  # (N, C)
     shifted_mean = total / (h * w)
     var = (total_square / (h * w) - shifted_mean.square()).clamp_min(0)
-    mean = x[:, :, 0, 0] + shifted_mean
+    mean = x[:, :, 0, 0].to(dtype) + shifted_mean
     mean, var = _combine(mean.reshape(n, num_groups, -1), var.reshape(n, num_groups, -1), 2)
     scale = weight.reshape(1, num_groups, -1) * (var + eps).rsqrt()
     shift = bias.reshape(1, num_groups, -1) - mean * scale
