@@ -49,7 +49,7 @@ def group_norm_float64(x, groups, weight, bias, eps):
 @pytest.mark.parametrize("offset", [0.0, 1000.0])
 def test_scale_and_shift_match_the_float64_formula_far_from_zero(offset, memory_format):
     # Activations whose mean is 1000 standard deviations from 0: float32 sums of squares would
-    # lose the variance to cancellation (errors of ~1e-2 here); shifted sums must not. What is
+    # lose the variance to cancellation (a quarter of it here); shifted sums must not. What is
     # left is x * scale + shift in float32: a few units of x's last place (2^-24 * offset).
     norm = group_norm(64, 32)
     x = (torch.randn(2, 64, 13, 11, dtype=torch.float64) + offset).float()
@@ -60,9 +60,23 @@ def test_scale_and_shift_match_the_float64_formula_far_from_zero(offset, memory_
     torch.testing.assert_close(result, expected, atol=1e-5 + 4 * offset * 2**-24, rtol=0)
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CHANNELS_LAST])
+def test_scale_of_a_flat_channel_with_an_outlier_corner_matches_float64(memory_format):
+    # A near-constant map (a uniform background) whose corner zero padding made an outlier: shifted
+    # by that corner, float32 sums would lose the variance (z^2 = 1.6e5 times the rounding).
+    norm = group_norm(8, 4)
+    x = 1 + 0.01 * torch.randn(2, 8, 200, 260, dtype=torch.float64)
+    x[:, :, 0, 0] = 5.0
+    x = x.float().contiguous(memory_format=memory_format)
+    scale, _ = group_norm_scale_shift(x, 4, norm.weight, norm.bias, norm.eps)
+    var = x.double().reshape(2, 4, -1).var(2, unbiased=False)
+    expected = norm.weight.double().reshape(1, 4, 2) / (var[:, :, None] + norm.eps).sqrt()
+    torch.testing.assert_close(scale.double().reshape(2, 4, 2), expected, rtol=1e-4, atol=0)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_scale_and_shift_of_half_precision_activations_sum_in_float32(dtype):
-    # 64 x 256 values of up to ~40 per group: their squares sum to ~1e5, past float16's 65504; a
+    # 256 values of up to ~40 per channel: their squares sum to ~1e5, past float16's 65504; a
     # bfloat16 sum would keep 8 bits of it.
     norm = group_norm(64, 32).to(dtype)
     x = (torch.randn(1, 64, 16, 16) * 10 + 5).to(dtype).contiguous(memory_format=CHANNELS_LAST)

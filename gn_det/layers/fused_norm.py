@@ -53,25 +53,26 @@ def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
     """Per-(sample, channel) ``scale``, ``shift`` (N, C, 1, 1) with GroupNorm(x) = x * scale + shift.
 
     One pass over ``x`` in memory order (channels-last: along rows, then over rows) sums
-    ``x - k`` and its square per (sample, channel), ``k`` the channel's first value: shifted by a
-    value of the data, the sum of squares does not cancel away where the mean is far from 0 (a
-    plain one does; tests/test_fast_fused_norm.py), and it compiles to a faster kernel than
-    Welford's ``var_mean``. Channels are then combined exactly per group. Sums are float32 at
-    least: a float16 sum of squares overflows, a bfloat16 one keeps 8 bits.
+    ``x - k`` and its square per (sample, channel), ``k`` the mean of the channel's middle row:
+    shifted near the mean, the sum of squares does not cancel away where the mean is far from 0 (a
+    plain one does), nor where one value stands out (a channel's first value, e.g. a corner that
+    zero padding made an outlier, is a poor shift; tests/test_fast_fused_norm.py), and it compiles
+    to a faster kernel than Welford's ``var_mean``. Channels are then combined exactly per group.
+    Sums are float32 at least: a float16 sum of squares overflows, a bfloat16 one keeps 8 bits.
     """
     n, c, h, w = x.shape
     dtype = torch.promote_types(x.dtype, torch.float32)
+    k = x[:, :, h // 2, :].to(dtype).mean(2)  # (N, C)
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-        rows = x.permute(0, 2, 3, 1).to(dtype)  # (N, H, W, C): a view in memory order
-        shifted = rows - rows[:, :1, :1, :]
+        # (N, H, W, C): a view in memory order.
+        shifted = x.permute(0, 2, 3, 1).to(dtype) - k[:, None, None, :]
         total, total_square = shifted.sum(2).sum(1), shifted.square().sum(2).sum(1)  # (N, C)
     else:
-        flat = x.reshape(n, c, h * w).to(dtype)
-        shifted = flat - flat[:, :, :1]
+        shifted = x.reshape(n, c, h * w).to(dtype) - k[:, :, None]
         total, total_square = shifted.sum(2), shifted.square().sum(2)  # (N, C)
     shifted_mean = total / (h * w)
     var = (total_square / (h * w) - shifted_mean.square()).clamp_min(0)
-    mean = x[:, :, 0, 0].to(dtype) + shifted_mean
+    mean = k + shifted_mean
     mean, var = _combine(mean.reshape(n, num_groups, -1), var.reshape(n, num_groups, -1), 2)
     scale = weight.reshape(1, num_groups, -1) * (var + eps).rsqrt()
     shift = bias.reshape(1, num_groups, -1) - mean * scale
