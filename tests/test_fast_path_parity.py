@@ -36,7 +36,7 @@ def trained_weights(shapes_train_cache):
 
 def test_default_fast_path_matches_every_eager_detection(trained_weights, shapes_train_env,
                                                          monkeypatch):
-    # The demo's tensors are small: send every GroupNorm through the compiled kernels too.
+    # Most of the demo's tensors are under 1 MiB: send every GroupNorm through the compiled kernels.
     monkeypatch.setattr(fused_norm, "CPU_MIN_COMPILED_BYTES", 0)
     cfg = demo_config("cpu", *LOW_THRESHOLD)
     eager = trained_model(trained_weights, demo_config("cpu", *EAGER, *LOW_THRESHOLD),
