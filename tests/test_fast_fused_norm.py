@@ -188,3 +188,23 @@ def test_compiling_is_logged_before_and_with_its_duration(fresh_compile_state, c
         "contiguous float32 tensors" in messages[0], messages
     assert all("compiled a fused GroupNorm kernel" in m and m.endswith(" s.") for m in messages[1:])
     assert fused_norm.compile_seconds() > 0
+
+
+def test_new_image_sizes_reuse_the_compiled_kernels(fresh_compile_state):
+    # A kernel that specializes on a size recompiles for every image size, and past torch's
+    # recompile limit (8) silently runs eager. Warm up on batch 1 and more, square and not, then
+    # new heights and widths must compile nothing.
+    norm = group_norm(64, 32)
+    warm_up = [(1, 40, 56), (2, 48, 48), (3, 24, 40)]
+    new_sizes = [(2, 33, 41), (1, 70, 30), (4, 27, 53), (2, 61, 45)]
+    with torch.no_grad():
+        for sizes in (warm_up, new_sizes):
+            graphs_before = fused_norm._graphs_compiled()
+            for n, h, w in sizes:
+                x = torch.randn(n, 64, h, w).contiguous(memory_format=CHANNELS_LAST)
+                residual = torch.randn_like(x)
+                out = group_norm_act(x.clone(), norm, residual, relu=True)
+                torch.testing.assert_close(out, eager(x, norm, residual, relu=True), atol=1e-5,
+                                           rtol=1e-5)
+    assert fused_norm._graphs_compiled() == graphs_before, "recompiled for a new size"
+    assert not fused_norm.compile_failed()

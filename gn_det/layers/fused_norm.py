@@ -53,16 +53,18 @@ def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
     """Per-(sample, channel) ``scale``, ``shift`` (N, C, 1, 1) with GroupNorm(x) = x * scale + shift.
 
     One pass over ``x`` in memory order (channels-last: along rows, then over rows) sums
-    ``x - k`` and its square per (sample, channel), ``k`` the mean of the channel's middle row:
+    ``x - k`` and its square per (sample, channel), ``k`` the mean of the channel's first row:
     shifted near the mean, the sum of squares does not cancel away where the mean is far from 0 (a
-    plain one does), nor where one value stands out (a channel's first value, e.g. a corner that
-    zero padding made an outlier, is a poor shift; tests/test_fast_fused_norm.py), and it compiles
-    to a faster kernel than Welford's ``var_mean``. Channels are then combined exactly per group.
+    plain one does). A row's mean is at most sqrt(H) standard deviations from the mean, where one
+    value can be sqrt(H * W) (e.g. a corner that zero padding made an outlier;
+    tests/test_fast_fused_norm.py); the first row's index, unlike the middle row's, does not make
+    the compiled kernel specialize on H. It compiles to a faster kernel than Welford's
+    ``var_mean``. Channels are then combined exactly per group.
     Sums are float32 at least: a float16 sum of squares overflows, a bfloat16 one keeps 8 bits.
     """
     n, c, h, w = x.shape
     dtype = torch.promote_types(x.dtype, torch.float32)
-    k = x[:, :, h // 2, :].to(dtype).mean(2)  # (N, C)
+    k = x[:, :, 0, :].to(dtype).mean(2)  # (N, C)
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         # (N, H, W, C): a view in memory order.
         shifted = x.permute(0, 2, 3, 1).to(dtype) - k[:, None, None, :]
