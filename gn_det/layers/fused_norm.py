@@ -53,14 +53,11 @@ def group_norm_scale_shift(x, num_groups: int, weight, bias, eps: float):
     """Per-(sample, channel) ``scale``, ``shift`` (N, C, 1, 1) with GroupNorm(x) = x * scale + shift.
 
     One pass over ``x`` in memory order (channels-last: along rows, then over rows) sums
-    ``x - k`` and its square per (sample, channel), ``k`` the mean of the channel's first row:
-    shifted near the mean, the sum of squares does not cancel away where the mean is far from 0 (a
-    plain one does). A row's mean is at most sqrt(H) standard deviations from the mean, where one
-    value can be sqrt(H * W) (e.g. a corner that zero padding made an outlier;
-    tests/test_fast_fused_norm.py); the first row's index, unlike the middle row's, does not make
-    the compiled kernel specialize on H. It compiles to a faster kernel than Welford's
-    ``var_mean``. Channels are then combined exactly per group.
-    Sums are float32 at least: a float16 sum of squares overflows, a bfloat16 one keeps 8 bits.
+    ``x - k`` and its square per (sample, channel), in float32 at least (a float16 sum of squares
+    overflows). ``k``, the mean of the channel's first row, is at most sqrt(H) standard deviations
+    from the mean, so the sum of squares does not cancel away where the mean is far from 0 or one
+    value stands out; its index is constant, so the compiled kernel does not specialize on H.
+    Channels are then combined exactly per group.
     """
     n, c, h, w = x.shape
     dtype = torch.promote_types(x.dtype, torch.float32)
